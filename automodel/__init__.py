@@ -1,0 +1,56 @@
+"""automodel: plugin-based AutoML for Jupyter and the terminal, on KerasTuner.
+
+Importing automodel does not import TensorFlow: the search engine and results
+load on first use (``automodel.search``, ``automodel.open_run``), so listing
+plugins and showing the notebook panel stay fast.
+"""
+
+import os
+
+from .architecture import Architecture
+from .errors import AutomodelError, DataError, PluginError, SearchError
+from .hookspecs import hookimpl
+from .registry import get_architecture, get_architectures, get_datasets, get_task, get_tasks, list_plugins
+from .tasks import Task, TaskSpec
+
+# TensorFlow's C++ start-up chatter would flood notebooks and terminals.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+__version__ = "0.1.0"
+
+_LAZY = {
+    "search": ("automodel.engine", "search"),
+    "open_run": ("automodel.result", "open_run"),
+    "SearchResult": ("automodel.result", "SearchResult"),
+}
+
+__all__ = [
+    "Architecture",
+    "AutomodelError",
+    "DataError",
+    "PluginError",
+    "SearchError",
+    "SearchResult",
+    "Task",
+    "TaskSpec",
+    "get_architecture",
+    "get_architectures",
+    "get_datasets",
+    "get_task",
+    "get_tasks",
+    "hookimpl",
+    "open_run",
+    "list_plugins",
+    "search",
+]
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        import importlib
+
+        module, attribute = _LAZY[name]
+        value = getattr(importlib.import_module(module), attribute)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'automodel' has no attribute {name!r}")

@@ -1,0 +1,75 @@
+"""The base class of every architecture plugin.
+
+An ``Architecture`` follows KerasTuner's ``HyperModel`` protocol (``build`` declares
+the search space with ``hp.*`` calls and returns a model; ``fit`` trains it) but
+does not subclass ``keras_tuner.HyperModel``: importing KerasTuner imports
+TensorFlow, and listing plugins or showing the notebook panel must stay fast.
+The search engine adapts architectures into one KerasTuner HyperModel.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Iterable
+
+
+class Architecture:
+    """A named search space for one or more tasks.
+
+    Subclasses set ``name``, ``tasks`` and ``description`` and implement
+    ``build(hp, spec)``. Override ``fit`` only for custom training (a GAN).
+    """
+
+    name: str = ""
+    tasks: tuple[str, ...] = ()
+    description: str = ""
+
+    def build(self, hp, spec):
+        """Declare hyperparameters on ``hp`` and return a ``keras.Model`` for ``spec``.
+
+        Use ``spec.inputs()`` and ``spec.head(x)`` for the task's standard input
+        (with its preprocessing) and output layer. Compile the model yourself with
+        ``spec.compile(model, ...)`` to tune the optimizer; otherwise the engine
+        compiles it with the task's defaults.
+        """
+        raise NotImplementedError(f"architecture {self.name!r} does not implement build()")
+
+    def fit(self, hp, model, spec, *args, **kwargs):
+        """Train ``model``; the default is ``model.fit(*args, **kwargs)``."""
+        return model.fit(*args, **kwargs)
+
+    def final_model(self, model):
+        """The model users get from a trained trial (a GAN returns its generator)."""
+        return model
+
+    def __repr__(self):
+        return f"<Architecture {self.name} tasks={list(self.tasks)}>"
+
+    @classmethod
+    def from_hypermodel(
+        cls,
+        name: str,
+        make_hypermodel: Callable,
+        tasks: Iterable[str],
+        description: str = "",
+    ) -> "Architecture":
+        """Wrap a KerasTuner HyperModel as an architecture.
+
+        ``make_hypermodel(spec)`` returns the HyperModel for the data at hand; it
+        is called only when a search builds a model, so the plugin module still
+        imports without TensorFlow.
+        """
+        return _HyperModelArchitecture(name, make_hypermodel, tuple(tasks), description)
+
+
+class _HyperModelArchitecture(Architecture):
+    def __init__(self, name, make_hypermodel, tasks, description):
+        self.name = name
+        self.tasks = tasks
+        self.description = description
+        self._make_hypermodel = make_hypermodel
+
+    def build(self, hp, spec):
+        return self._make_hypermodel(spec).build(hp)
+
+    def fit(self, hp, model, spec, *args, **kwargs):
+        return self._make_hypermodel(spec).fit(hp, model, *args, **kwargs)

@@ -1,0 +1,213 @@
+"""The ``automodel`` command.
+
+Listing commands never import TensorFlow, so they answer at once; ``search`` and
+``demo`` import it when they start training.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import sys
+
+import numpy as np
+
+from . import registry
+from .errors import AutomodelError
+
+SUMMARY_COLUMNS = ["trial", "architecture", "status", "params", "epochs", "seconds", "reason"]
+DEMO = dict(data="digits", tuner="bayesian", max_trials=8, epochs=20, time_budget="150s", name="demo")
+
+
+@contextlib.contextmanager
+def _quiet_native_stderr():
+    """Hide TensorFlow's C++ start-up lines, which ignore TF_CPP_MIN_LOG_LEVEL."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 2)
+            yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+def _load_engine():
+    with _quiet_native_stderr():
+        import tensorflow
+
+        tensorflow.config.list_physical_devices()  # probes CUDA, which also logs
+
+    from .engine import search
+
+    return search
+
+
+def _print_trial(event, record=None, objective=None, score=None, **info):
+    if event != "trial_end":
+        return
+    line = f"trial {record['trial_id']:>4}  {record['architecture'] or '?':<10} {record['status']:<9}"
+    if score is not None:
+        line += f"  {objective}={score:.4f}"
+    line += f"  epochs={record.get('epochs', 0)}  {record.get('seconds', 0):.1f}s"
+    if record.get("reason") or record.get("stopped"):
+        line += f"  ({record.get('reason') or record.get('stopped')})"
+    print(line, flush=True)
+
+
+def _board_text(board, objective: str, all_columns: bool) -> str:
+    import pandas as pd
+
+    if board.empty:
+        return "(no trials yet)"
+    if not all_columns:
+        metrics = [c for c in board.columns if c == objective or c.startswith("val_")]
+        keep = SUMMARY_COLUMNS[:3] + metrics + SUMMARY_COLUMNS[3:]
+        board = board[[c for c in keep if c in board.columns]]
+    with pd.option_context("display.width", 200, "display.max_columns", 50, "display.max_colwidth", 60):
+        return board.to_string(index=False, float_format=lambda v: f"{v:.4g}", na_rep="")
+
+
+def _read_data(value: str):
+    """A built-in data set name, or a .npz file holding arrays ``x`` and ``y``."""
+    if value.endswith(".npz"):
+        if not os.path.isfile(value):
+            raise AutomodelError(f"{value} does not exist.")
+        with np.load(value, allow_pickle=False) as archive:
+            missing = {"x", "y"} - set(archive.files)
+            if missing:
+                raise AutomodelError(f"{value} has no array named {', '.join(sorted(missing))}; save it with np.savez(path, x=..., y=...).")
+            return archive["x"], archive["y"]
+    return value
+
+
+def _run_search(options: dict) -> int:
+    search = _load_engine()
+    result = search(reporter=_print_trial, **options)
+    meta = result.run.meta()
+    print()
+    print(_board_text(result.leaderboard(), meta["objective"]["name"], all_columns=False))
+    print()
+    print(f"run directory: {result.path}  ({meta['status']})")
+    best = result.best_trial_id
+    scores = result.evaluate()
+    formatted = ", ".join(f"{name}={value:.4f}" for name, value in scores.items())
+    print(f"best trial {best} on the held-out test split: {formatted}")
+    return 0
+
+
+def cmd_plugins(args) -> int:
+    rows = registry.list_plugins()
+    if args.json:
+        print(json.dumps([row.__dict__ for row in rows], indent=1))
+        return 0
+    for row in rows:
+        print(f"{row.name:<12} {', '.join(row.tasks)}")
+        print(f"{'':<12} {row.description}")
+        print(f"{'':<12} from {row.distribution} {row.version} (plugin {row.plugin})")
+    return 0
+
+
+def cmd_tasks(args) -> int:
+    datasets = registry.get_datasets()
+    for task in registry.get_tasks().values():
+        demo = [d.name for d in datasets.values() if d.task == task.name]
+        archs = sorted(registry.get_architectures(task.name))
+        print(f"{task.name:<24} {task.description}")
+        print(f"{'':<24} architectures: {', '.join(archs) or '-'}; demo data: {', '.join(demo) or '-'}")
+    return 0
+
+
+def cmd_search(args) -> int:
+    options = dict(
+        task=args.task,
+        data=_read_data(args.data),
+        architectures=args.architectures,
+        tuner=args.tuner,
+        max_trials=args.max_trials,
+        epochs=args.epochs,
+        time_budget=args.time_budget,
+        directory=args.dir,
+        name=args.name,
+        seed=args.seed,
+        overwrite=args.overwrite,
+        batch_size=args.batch_size,
+    )
+    return _run_search(options)
+
+
+def cmd_demo(args) -> int:
+    print("automodel demo: a model search on the embedded digits data set (8x8 images, 10 classes)")
+    return _run_search(dict(DEMO, directory=args.dir))
+
+
+def cmd_leaderboard(args) -> int:
+    from .leaderboard import leaderboard
+    from .rundir import RunDir
+
+    run = RunDir(args.run_dir)
+    if not run.is_run():
+        raise AutomodelError(f"{args.run_dir} is not an automodel run directory (no run.json).")
+    board = leaderboard(run.path)
+    if args.csv:
+        print(board.to_csv(index=False), end="")
+    else:
+        print(_board_text(board, run.meta()["objective"]["name"], args.all_columns))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="automodel", description="Plugin-based AutoML on KerasTuner.")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    plugins = commands.add_parser("plugins", help="list installed architecture plugins")
+    plugins.add_argument("--json", action="store_true", help="print JSON")
+    plugins.set_defaults(run=cmd_plugins)
+
+    tasks = commands.add_parser("tasks", help="list tasks, their architectures and demo data")
+    tasks.set_defaults(run=cmd_tasks)
+
+    search = commands.add_parser("search", help="run (or resume) a model search")
+    search.add_argument("--task", help="task name (default: the demo data set's task)")
+    search.add_argument("--data", default="digits", help="built-in data set name or a .npz file with x and y")
+    search.add_argument("--architectures", nargs="+", help="architectures to try (default: all for the task)")
+    search.add_argument("--tuner", default="bayesian", choices=["random", "bayesian", "hyperband", "grid"])
+    search.add_argument("--max-trials", type=int, default=10)
+    search.add_argument("--epochs", type=int, default=10)
+    search.add_argument("--time-budget", help="wall-clock budget, e.g. 300, 90s, 5m, 1h")
+    search.add_argument("--batch-size", type=int, default=32)
+    search.add_argument("--dir", default="automodel-runs", help="parent folder of run directories")
+    search.add_argument("--name", help="run directory name (default: the data set or task name)")
+    search.add_argument("--seed", type=int, default=42)
+    search.add_argument("--overwrite", action="store_true", help="start over instead of resuming")
+    search.set_defaults(run=cmd_search)
+
+    board = commands.add_parser("leaderboard", help="show the trials of a run directory")
+    board.add_argument("run_dir")
+    board.add_argument("--all-columns", action="store_true", help="include every hyperparameter")
+    board.add_argument("--csv", action="store_true", help="print CSV with every column")
+    board.set_defaults(run=cmd_leaderboard)
+
+    demo = commands.add_parser("demo", help="a short search on the embedded digits data")
+    demo.add_argument("--dir", default="automodel-runs", help="parent folder of the run directory")
+    demo.set_defaults(run=cmd_demo)
+    return parser
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.run(args)
+    except AutomodelError as exc:
+        print(f"automodel: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("automodel: interrupted; the run directory resumes where it stopped.", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

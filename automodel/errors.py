@@ -1,0 +1,17 @@
+"""The errors automodel raises on purpose: each names the problem and the fix."""
+
+
+class AutomodelError(Exception):
+    """Base class: anything automodel reports as a user-facing problem."""
+
+
+class PluginError(AutomodelError):
+    """A plugin could not be loaded or registered something invalid."""
+
+
+class DataError(AutomodelError, ValueError):
+    """The data cannot be used for the task; raised before any training."""
+
+
+class SearchError(AutomodelError):
+    """A search was configured wrongly or could not go on."""

@@ -1,0 +1,59 @@
+"""One KerasTuner HyperModel over every chosen architecture.
+
+A top-level ``architecture`` choice opens a conditional scope per architecture,
+and each architecture's hyperparameters are named under its own name
+(``cnn/filters_0``), so Bayesian optimisation and Hyperband spend one budget
+across all of them and never mix their parameters.
+"""
+
+from __future__ import annotations
+
+import contextlib
+
+import keras
+import keras_tuner as kt
+
+from .architecture import Architecture
+from .tasks import TaskSpec
+
+ARCHITECTURE_HP = "architecture"
+
+
+class JointHyperModel(kt.HyperModel):
+    def __init__(self, architectures: list[Architecture], spec: TaskSpec):
+        super().__init__(name="automodel")
+        self.architectures = {arch.name: arch for arch in architectures}
+        self.spec = spec
+
+    def chosen(self, hp) -> Architecture:
+        return self.architectures[hp.Choice(ARCHITECTURE_HP, list(self.architectures))]
+
+    @contextlib.contextmanager
+    def _scope(self, hp, name):
+        with hp.conditional_scope(ARCHITECTURE_HP, [name]), hp.name_scope(name):
+            yield
+
+    def build(self, hp):
+        chosen = self.chosen(hp)
+        model = None
+        for name, arch in self.architectures.items():
+            with self._scope(hp, name):
+                if arch is chosen:
+                    model = arch.build(hp, self.spec)
+        if not isinstance(model, keras.Model):
+            raise TypeError(
+                f"Architecture {chosen.name!r}: build() returned {type(model).__name__}, "
+                "expected a keras.Model."
+            )
+        if not getattr(model, "compiled", False):
+            self.spec.compile(model)
+        return model
+
+    def fit(self, hp, model, *args, **kwargs):
+        chosen = self.chosen(hp)
+        with self._scope(hp, chosen.name):
+            return chosen.fit(hp, model, self.spec, *args, **kwargs)
+
+    def final_model(self, hp, model):
+        """What users get for a trained model of this trial."""
+        return self.chosen(hp).final_model(model)

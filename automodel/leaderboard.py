@@ -1,0 +1,97 @@
+"""The trials of a run directory as a pandas DataFrame, best first.
+
+Reads only JSON files (no TensorFlow), so the CLI and the notebook widgets can
+show a live, resumed or distributed run cheaply and while it is being written.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+
+import pandas as pd
+
+from .rundir import RunDir
+
+STATUS_ORDER = {"completed": 0, "running": 1, "failed": 2}
+FIXED_COLUMNS = ["trial", "architecture", "status"]
+TAIL_COLUMNS = ["params", "epochs", "seconds"]
+
+
+def _last_value(observations: list) -> float | None:
+    if not observations:
+        return None
+    value = observations[-1]["value"]
+    return float(value[0] if isinstance(value, list) else value)
+
+
+def _best_epoch_metrics(history: dict, objective: str, direction: str) -> dict:
+    """Metrics at the epoch where ``objective`` was best, from a per-epoch history."""
+    values = history.get(objective) or []
+    finite = [(v, i) for i, v in enumerate(values) if not math.isnan(v)]
+    if not finite:
+        return {}
+    best = (max if direction == "max" else min)(finite)[1]
+    return {name: series[best] for name, series in history.items() if best < len(series)}
+
+
+def _metrics(kt_trial: dict, record: dict, objective: str, direction: str) -> dict:
+    tracked = (kt_trial.get("metrics") or {}).get("metrics") or {}
+    metrics = {name: _last_value(m.get("observations")) for name, m in tracked.items()}
+    if objective not in metrics or metrics[objective] is None:
+        metrics = _best_epoch_metrics(record.get("history") or {}, objective, direction)
+    return metrics
+
+
+def _status(kt_trial: dict, record: dict) -> str:
+    if record.get("status"):
+        return record["status"]
+    return {"COMPLETED": "completed", "RUNNING": "running"}.get(kt_trial.get("status"), "failed")
+
+
+def _metric_order(name: str, objective: str) -> tuple:
+    return (name != objective, not name.startswith("val_"), name)
+
+
+def leaderboard(run_dir) -> pd.DataFrame:
+    """One row per trial: id, architecture, status, metrics, size, time, hyperparameters, reason."""
+    run = RunDir(run_dir)
+    objective = run.meta()["objective"]
+    name, direction = objective["name"], objective["direction"]
+    rows, metric_names, hp_names = [], set(), set()
+    for trial_id in run.trial_ids():
+        kt_trial, record = run.keras_tuner_trial(trial_id), run.trial_record(trial_id)
+        values = (kt_trial.get("hyperparameters") or {}).get("values") or {}
+        status = _status(kt_trial, record)
+        metrics = _metrics(kt_trial, record, name, direction)
+        hps = {k: v for k, v in values.items() if k != "architecture" and not k.startswith("tuner/")}
+        seconds = record.get("seconds")
+        if seconds is None and status == "running" and record.get("started"):
+            seconds = time.time() - record["started"]
+        metric_names.update(metrics)
+        hp_names.update(hps)
+        rows.append(
+            {
+                "trial": trial_id,
+                "architecture": record.get("architecture") or values.get("architecture"),
+                "status": status,
+                **metrics,
+                "params": record.get("params"),
+                "epochs": record.get("epochs"),
+                "seconds": None if seconds is None else round(seconds, 1),
+                **hps,
+                "reason": record.get("reason") or record.get("stopped") or "",
+            }
+        )
+    metric_columns = sorted(metric_names, key=lambda m: _metric_order(m, name))
+    if name not in metric_columns:
+        metric_columns.insert(0, name)
+    columns = FIXED_COLUMNS + metric_columns + TAIL_COLUMNS + sorted(hp_names) + ["reason"]
+    board = pd.DataFrame(rows, columns=columns).astype({"params": "Int64", "epochs": "Int64"})
+    if board.empty:
+        return board
+    board["_rank"] = board["status"].map(STATUS_ORDER).fillna(3)
+    board = board.sort_values(
+        ["_rank", name], ascending=[True, direction == "min"], na_position="last", kind="stable"
+    )
+    return board.drop(columns="_rank").reset_index(drop=True)

@@ -1,0 +1,138 @@
+"""``SearchResult``: a finished (or running, or resumed) search, read from its run directory."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from . import registry
+from .data import to_model_inputs
+from .errors import DataError, SearchError
+from .leaderboard import leaderboard
+from .rundir import RunDir
+from .tasks import TaskSpec
+
+CHECKPOINT = "checkpoint.weights.h5"
+
+
+def open_run(path) -> "SearchResult":
+    """Re-open the run directory ``path`` of an earlier search."""
+    return SearchResult(path)
+
+
+class SearchResult:
+    """Models, scores and predictions of one run directory."""
+
+    def __init__(self, path):
+        self.run = RunDir(path)
+        if not self.run.is_run():
+            raise SearchError(f"{path} is not an automodel run directory (no run.json found).")
+        self.meta = self.run.meta()
+        self.spec = TaskSpec.from_dict(self.meta["spec"])
+        self.classes = self.meta.get("classes")
+        self._models: dict[str, object] = {}
+
+    def __repr__(self):
+        return f"SearchResult({str(self.path)!r}, task={self.task!r}, trials={len(self.run.trial_ids())})"
+
+    @property
+    def path(self) -> Path:
+        return self.run.path
+
+    @property
+    def task(self) -> str:
+        return self.spec.task
+
+    def leaderboard(self):
+        """One row per trial, best first (a pandas DataFrame)."""
+        return leaderboard(self.path)
+
+    @property
+    def best_trial_id(self) -> str:
+        board = self.leaderboard()
+        completed = board[board["status"] == "completed"]
+        if completed.empty:
+            raise SearchError(
+                f"No trial in {self.path} has completed yet, so there is no best model. "
+                "See leaderboard() for the failures and their reasons."
+            )
+        return str(completed.iloc[0]["trial"])
+
+    def _hyperparameters(self, trial_id: str):
+        import keras_tuner as kt
+
+        config = self.run.keras_tuner_trial(trial_id).get("hyperparameters")
+        if config is None:
+            raise SearchError(f"Trial {trial_id!r} is not in {self.path}.")
+        return kt.HyperParameters.from_config(config)
+
+    def best_hyperparameters(self) -> dict:
+        """Hyperparameter values of the best trial."""
+        return dict(self._hyperparameters(self.best_trial_id).values)
+
+    def model(self, trial_id: str | None = None):
+        """The trained model of ``trial_id`` (default: the best), at its best epoch."""
+        trial_id = trial_id or self.best_trial_id
+        if trial_id not in self._models:
+            from .hypermodel import JointHyperModel
+
+            hp = self._hyperparameters(trial_id)
+            checkpoint = self.run.trial_dir(trial_id) / CHECKPOINT
+            if not checkpoint.is_file():
+                raise SearchError(f"Trial {trial_id!r} has no saved weights ({checkpoint} is missing).")
+            architecture = registry.get_architecture(hp.values["architecture"])
+            hypermodel = JointHyperModel([architecture], self.spec)
+            model = hypermodel.build(hp)
+            if model.optimizer is not None:  # the checkpoint holds its state too
+                model.optimizer.build(model.trainable_variables)
+            model.load_weights(checkpoint)
+            self._models[trial_id] = hypermodel.final_model(hp, model)
+        return self._models[trial_id]
+
+    def best_model(self):
+        """The best trial's trained model."""
+        return self.model()
+
+    def _inputs(self, x):
+        return to_model_inputs(self.spec.inputs_kind, x, self.spec.input_shape)
+
+    def _targets(self, y) -> np.ndarray:
+        y = np.asarray(y)
+        if self.classes is None:
+            return y.astype("float32")
+        index = {label: i for i, label in enumerate(self.classes)}
+        try:
+            return np.array([index[label] for label in y.tolist()], dtype="int64")
+        except KeyError as missing:
+            raise DataError(
+                f"Label {missing.args[0]!r} is not a class of this run ({self.classes})."
+            ) from None
+
+    def evaluate(self, data=None, trial_id: str | None = None) -> dict:
+        """Metrics of the model on the held-out test split, or on ``(x, y)``.
+
+        Returns e.g. ``{"accuracy": 0.98, "loss": 0.07}``.
+        """
+        if data is None:
+            stored = self.run.load_test_data()
+            if stored is None:
+                raise SearchError(f"{self.path} holds no test split; pass data=(x, y).")
+            x, y = stored
+        else:
+            x, y = self._inputs(data[0]), self._targets(data[1])
+        results = self.model(trial_id).evaluate(x, y, verbose=0, return_dict=True)
+        return {name: float(value) for name, value in results.items()}
+
+    def predict(self, x, trial_id: str | None = None) -> np.ndarray:
+        """Predictions for ``x``: class labels for classification, values otherwise."""
+        outputs = self.model(trial_id).predict(self._inputs(x), verbose=0)
+        if self.classes is None:
+            return outputs
+        return np.asarray(self.classes)[outputs.argmax(axis=-1)]
+
+    def predict_proba(self, x, trial_id: str | None = None) -> np.ndarray:
+        """Class probabilities for ``x``, columns in the order of ``spec.class_names``."""
+        if self.classes is None:
+            raise SearchError("predict_proba() is for classification tasks; use predict().")
+        return self.model(trial_id).predict(self._inputs(x), verbose=0)

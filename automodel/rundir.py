@@ -1,0 +1,129 @@
+"""The run directory: the single source of truth of a search.
+
+The leaderboard, the widgets, the CLI and the exporter all read it, so a live
+local search, a resumed one and a distributed one look the same. KerasTuner owns
+``oracle.json`` and ``trial_*/trial.json`` and the checkpoints; automodel adds::
+
+    run.json                       task, spec, classes, data summary, settings
+    test_data.npz                  the held-out test split, for evaluate()
+    trial_*/automodel_trial.json   architecture, status, reason, params, timing,
+                                   and the per-epoch history (live curves)
+
+Files are replaced atomically, so a reader never sees half a file. Nothing here
+imports TensorFlow.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+RUN_FILE = "run.json"
+TRIAL_RECORD = "automodel_trial.json"
+KERAS_TUNER_TRIAL = "trial.json"
+TEST_DATA = "test_data.npz"
+
+
+def write_json(path: Path, data) -> None:
+    """Write ``data`` as JSON to ``path`` atomically (temp file + rename)."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as handle:
+            json.dump(data, handle, indent=1, default=_jsonable)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def read_json(path: Path):
+    with open(path) as handle:
+        return json.load(handle)
+
+
+def _jsonable(value):
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
+class RunDir:
+    """Paths and records of one run directory."""
+
+    def __init__(self, path):
+        self.path = Path(path)
+
+    def __repr__(self):
+        return f"RunDir({str(self.path)!r})"
+
+    @property
+    def run_file(self) -> Path:
+        return self.path / RUN_FILE
+
+    def is_run(self) -> bool:
+        return self.run_file.is_file()
+
+    def meta(self) -> dict:
+        return read_json(self.run_file)
+
+    def write_meta(self, meta: dict) -> None:
+        self.path.mkdir(parents=True, exist_ok=True)
+        write_json(self.run_file, meta)
+
+    def update_meta(self, **changes) -> dict:
+        meta = {**self.meta(), **changes}
+        self.write_meta(meta)
+        return meta
+
+    # -- trials --------------------------------------------------------------
+    def trial_dir(self, trial_id: str) -> Path:
+        return self.path / f"trial_{trial_id}"
+
+    def trial_ids(self) -> list[str]:
+        """Ids of the trials that have started, in order."""
+        ids = [
+            d.name[len("trial_"):]
+            for d in self.path.glob("trial_*")
+            if (d / KERAS_TUNER_TRIAL).is_file() or (d / TRIAL_RECORD).is_file()
+        ]
+        return sorted(ids, key=lambda i: (0, int(i), i) if i.isdigit() else (1, 0, i))
+
+    def keras_tuner_trial(self, trial_id: str) -> dict:
+        path = self.trial_dir(trial_id) / KERAS_TUNER_TRIAL
+        return _read_or_empty(path)
+
+    def trial_record(self, trial_id: str) -> dict:
+        return _read_or_empty(self.trial_dir(trial_id) / TRIAL_RECORD)
+
+    def write_trial_record(self, trial_id: str, record: dict) -> None:
+        directory = self.trial_dir(trial_id)
+        directory.mkdir(parents=True, exist_ok=True)
+        write_json(directory / TRIAL_RECORD, record)
+
+    # -- data ----------------------------------------------------------------
+    def save_test_data(self, x: np.ndarray, y: np.ndarray) -> None:
+        fd, tmp = tempfile.mkstemp(dir=self.path, suffix=".npz")
+        os.close(fd)
+        np.savez_compressed(tmp, x=x, y=y)
+        os.replace(tmp, self.path / TEST_DATA)
+
+    def load_test_data(self) -> tuple[np.ndarray, np.ndarray] | None:
+        path = self.path / TEST_DATA
+        if not path.is_file():
+            return None
+        with np.load(path, allow_pickle=False) as archive:
+            return archive["x"], archive["y"]
+
+
+def _read_or_empty(path: Path) -> dict:
+    try:
+        return read_json(path)
+    except (FileNotFoundError, json.JSONDecodeError):
+        return {}

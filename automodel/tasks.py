@@ -1,0 +1,167 @@
+"""Tasks and task specs: the contract between the data, the plugins and the engine.
+
+A ``Task`` is a pair of an input kind (what one sample is) and a target kind (what
+the model predicts). A ``TaskSpec`` is a task made concrete by the data at hand:
+input shape, classes, normalisation statistics. Plugins build models from the
+spec, with its helpers for the standard input and head, so the loss, metrics and
+objective stay the engine's business. Adding a task is one ``Task(...)`` line
+when its input and target kinds exist; a new kind is a branch in the helpers.
+
+Keras is imported inside the helpers only: they run when a search builds models.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from .hookspecs import hookimpl
+
+INPUT_KINDS = ("image", "sequence")
+TARGET_KINDS = ("classification", "regression")
+
+# target kind -> (objective, direction)
+OBJECTIVES = {
+    "classification": ("val_accuracy", "max"),
+    "regression": ("val_loss", "min"),
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class Task:
+    """A kind of problem automodel can search models for."""
+
+    name: str
+    inputs: str
+    target: str
+    description: str = ""
+
+    def __post_init__(self):
+        if self.inputs not in INPUT_KINDS:
+            raise ValueError(f"task {self.name!r}: inputs must be one of {INPUT_KINDS}")
+        if self.target not in TARGET_KINDS:
+            raise ValueError(f"task {self.name!r}: target must be one of {TARGET_KINDS}")
+
+    @property
+    def objective(self) -> str:
+        return OBJECTIVES[self.target][0]
+
+    @property
+    def direction(self) -> str:
+        return OBJECTIVES[self.target][1]
+
+
+BUILTIN_TASKS = (
+    Task(
+        "image_classification",
+        inputs="image",
+        target="classification",
+        description="Label images (height, width[, channels]) with one of N classes.",
+    ),
+)
+
+
+@hookimpl
+def register_tasks(register):
+    for task in BUILTIN_TASKS:
+        register(task)
+
+
+@dataclasses.dataclass
+class TaskSpec:
+    """A task made concrete by its data; what ``Architecture.build`` receives.
+
+    ``input_shape`` excludes the batch axis. ``mean``/``variance`` are per-channel
+    statistics of the training split, baked into the model by ``inputs()`` so an
+    exported model takes raw values.
+    """
+
+    task: str
+    inputs_kind: str
+    target: str
+    input_shape: tuple
+    input_dtype: str = "float32"
+    num_classes: int | None = None
+    class_names: list[str] | None = None
+    output_shape: tuple | None = None
+    mean: list[float] | None = None
+    variance: list[float] | None = None
+
+    @classmethod
+    def for_task(cls, task: Task, **fields) -> "TaskSpec":
+        return cls(task=task.name, inputs_kind=task.inputs, target=task.target, **fields)
+
+    @property
+    def objective(self) -> str:
+        return OBJECTIVES[self.target][0]
+
+    @property
+    def direction(self) -> str:
+        return OBJECTIVES[self.target][1]
+
+    @property
+    def is_classification(self) -> bool:
+        return self.target == "classification"
+
+    # -- model helpers -------------------------------------------------------
+    def inputs(self):
+        """Return ``(inputs, x)``: the raw ``keras.Input`` and the preprocessed tensor."""
+        import keras
+
+        inputs = keras.Input(shape=self.input_shape, dtype=self.input_dtype, name="inputs")
+        x = inputs
+        if self.mean is not None:
+            x = keras.layers.Normalization(
+                mean=self.mean, variance=self.variance, name="normalize"
+            )(x)
+        return inputs, x
+
+    def head(self, x):
+        """The task's output layer on top of features ``x``."""
+        import math
+
+        import keras
+
+        if self.is_classification:
+            return keras.layers.Dense(self.num_classes, activation="softmax", name="head")(x)
+        units = math.prod(self.output_shape)
+        y = keras.layers.Dense(units, name="head")(x)
+        if len(self.output_shape) > 1:
+            y = keras.layers.Reshape(self.output_shape)(y)
+        return y
+
+    @property
+    def loss(self) -> str:
+        return "sparse_categorical_crossentropy" if self.is_classification else "mse"
+
+    @property
+    def metrics(self) -> list[str]:
+        return ["accuracy"] if self.is_classification else ["mae"]
+
+    def compile(self, model, optimizer: Any = "adam", learning_rate: float | None = None):
+        """Compile ``model`` with the task's loss and metrics.
+
+        ``optimizer`` is a Keras optimizer name or instance; a name with a
+        ``learning_rate`` builds that optimizer with that rate.
+        """
+        import keras
+
+        if isinstance(optimizer, str):
+            config = {"learning_rate": learning_rate} if learning_rate else {}
+            if optimizer == "sgd":
+                config["momentum"] = 0.9
+            optimizer = keras.optimizers.get({"class_name": optimizer, "config": config})
+        model.compile(optimizer=optimizer, loss=self.loss, metrics=self.metrics)
+        return model
+
+    # -- persistence ---------------------------------------------------------
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "TaskSpec":
+        fields = dict(data)
+        for key in ("input_shape", "output_shape"):
+            if fields.get(key) is not None:
+                fields[key] = tuple(fields[key])
+        return cls(**fields)

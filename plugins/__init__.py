@@ -1,0 +1,1 @@
+"""Built-in architecture plugins, written exactly like third-party ones."""

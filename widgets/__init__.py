@@ -1,0 +1,1 @@
+"""ipywidgets front ends; they use only the public API of automodel."""
