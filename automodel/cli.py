@@ -7,7 +7,6 @@ Listing commands never import TensorFlow, so they answer at once; ``search`` and
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
 import sys
@@ -21,26 +20,10 @@ SUMMARY_COLUMNS = ["trial", "architecture", "status", "params", "epochs", "secon
 DEMO = dict(data="digits", tuner="bayesian", max_trials=8, epochs=20, time_budget="150s", name="demo")
 
 
-@contextlib.contextmanager
-def _quiet_native_stderr():
-    """Hide TensorFlow's C++ start-up lines, which ignore TF_CPP_MIN_LOG_LEVEL."""
-    sys.stderr.flush()
-    saved = os.dup(2)
-    try:
-        with open(os.devnull, "w") as devnull:
-            os.dup2(devnull.fileno(), 2)
-            yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-
-
 def _load_engine():
-    with _quiet_native_stderr():
-        import tensorflow
+    from .startup import load_tensorflow
 
-        tensorflow.config.list_physical_devices()  # probes CUDA, which also logs
-
+    load_tensorflow()  # without TensorFlow's C++ start-up lines
     from .engine import search
 
     return search
