@@ -1,0 +1,237 @@
+"""The notebook panels driven from Python: values set, buttons clicked, real searches run."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from automodel.widgets import Leaderboard, SearchApp
+from automodel.widgets.worker import Job
+from conftest import plugin_of, registered, tiny_architecture
+
+
+def wait_until(condition, timeout=60.0, what="condition"):
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.05)
+
+
+def finished(app, timeout=300):
+    assert app.wait(timeout), "the search did not end"
+    return app
+
+
+@pytest.fixture
+def tiny(small_digits):
+    """A panel on 600 digits with the one-layer ``tiny`` architecture registered."""
+    with registered(plugin_of(tiny_architecture()), "tiny"):
+        yield lambda tmp_path, **settings: SearchApp(
+            data={"small": small_digits},
+            **{"task": "image_classification", "architectures": ["tiny"], "tuner": "random",
+               "max_trials": 2, "epochs": 2, "directory": str(tmp_path), **settings},
+        )
+
+
+def test_building_the_panel_imports_no_tensorflow_and_is_fast():
+    code = (
+        "import sys, time; t = time.perf_counter()\n"
+        "from automodel.widgets import SearchApp\n"
+        "bundle = SearchApp()._repr_mimebundle_()\n"
+        "assert 'application/vnd.jupyter.widget-view+json' in bundle\n"
+        "print(time.perf_counter() - t, 'tensorflow' in sys.modules, 'keras' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert out[1:] == ["False", "False"]
+
+
+def test_choices_come_from_the_registry_and_a_new_plugin_appears_by_itself():
+    import automodel
+
+    app = SearchApp()
+    form = app.form
+    assert [value for _, value in form.task.options] == list(automodel.get_tasks())
+    assert form.task.value == "image_classification" and form.data.value == "dataset:digits"
+    for name in automodel.get_architectures("image_classification"):
+        assert name in form.architecture_boxes and form.architecture_boxes[name].value
+    with registered(plugin_of(tiny_architecture("shiny")), "shiny"):
+        form = SearchApp().form
+        assert "shiny" in form.architecture_boxes
+        row = [r for r in form.architecture_list.children if r.children[0].description == "shiny"][0]
+        assert "test architecture" in row.children[1].value  # the plugin's description
+        form.task.value = "sequence_classification"  # another task, other architectures
+        assert "shiny" not in form.architecture_boxes
+    options = app.form.options()
+    assert options["data"] == "digits" and options["name"] == "digits" and options["time_budget"] is None
+
+
+def test_start_runs_in_the_background_and_fills_the_leaderboard(tiny, tmp_path):
+    app = tiny(tmp_path)
+    assert app.exporter.button.disabled  # nothing to export yet
+    started = time.monotonic()
+    app.start_button.click()
+    assert time.monotonic() - started < 1.0 and app.running  # the notebook is free at once
+    assert app.start_button.disabled and not app.stop_button.disabled and app.form.task.disabled
+    finished(app)
+
+    board = app.board.board
+    assert len(board) == 2 and (board["status"] == "completed").all()
+    assert board["val_accuracy"].is_monotonic_decreasing  # best first
+    assert app.board.table.value.count('class="automodel-row automodel-completed') == 2
+    assert "finished · 2 trials (2 completed)" in app.board.heading.value
+    assert app.progress.trials.value == 2 == app.progress.trials.max
+    assert app.progress.events.count("trial_end") == 2 and "epoch_end" in app.progress.events
+    assert app.notice.kind == "success" and "Search finished" in app.notice.text
+    assert app.result.best_trial_id == str(board.iloc[0]["trial"])
+    assert bytes(app.board.curves.value).startswith(b"\x89PNG") and app.board.curves.layout.display is None
+    assert not app.start_button.disabled and app.stop_button.disabled and not app.exporter.button.disabled
+
+    # choosing a trial redraws its curves and marks its row
+    other = str(board.iloc[1]["trial"])
+    before = app.board.curves.value
+    app.board.trial.value = other
+    assert app.board.selected_trial == other and app.board.curves.value != before
+    assert f'automodel-selected" data-trial="{other}"' in app.board.table.value
+
+    # Start again resumes: the finished trials are counted, one more runs
+    app.form.max_trials.value = 3
+    app.start()
+    assert app.progress.trials.value == 2  # shown before any new trial ran
+    finished(app)
+    assert len(app.board.board) == 3 and app.progress.trials.value == 3
+
+
+def test_stop_ends_the_search_after_the_current_epoch_and_keeps_results(tiny, tmp_path):
+    app = tiny(tmp_path, max_trials=5, epochs=200)
+    app.start()
+    wait_until(lambda: app.progress.epochs.value >= 1, what="the first epoch")
+    app.stop_button.click()
+    assert app.stop_button.disabled and "Stopping after the current epoch" in app.notice.text
+    finished(app, timeout=60)
+    board = app.board.board
+    assert len(board) == 1 and board.iloc[0]["status"] == "completed"
+    assert board.iloc[0]["reason"] == "stopped by user" and board.iloc[0]["epochs"] < 200
+    assert "Search stopped (stopped by user)" in app.notice.text
+    assert app.result.run.meta()["status"] == "stopped: stopped by user"
+    assert not app.start_button.disabled
+
+
+def test_settings_errors_are_shown_in_the_panel_before_anything_starts(tiny, tmp_path):
+    app = tiny(tmp_path)
+    app.form.architecture_boxes["tiny"].value = False
+    for box in app.form.architecture_boxes.values():
+        box.value = False
+    app.start_button.click()
+    assert app.job is None and app.notice.kind == "error"
+    assert "Tick at least one architecture" in app.notice.text
+
+    app.form.architecture_boxes["tiny"].value = True
+    app.form.data.value = "path:"
+    assert app.form.path.layout.display is None  # the path field shows for this choice
+    app.form.path.value = str(tmp_path / "no-such-folder")
+    app.start_button.click()
+    assert app.job is None and "does not exist" in app.notice.text
+
+
+@pytest.mark.parametrize(
+    "data, settings, message",
+    [
+        ((np.zeros((10, 8, 8)), np.arange(9)), {}, "x has 10 samples but y has 9"),
+        (None, {"time_budget": "soon"}, "time_budget='soon' is not a duration"),
+    ],
+    ids=["bad-data", "bad-time-budget"],
+)
+def test_errors_from_the_search_thread_are_shown_in_the_panel(tiny, tmp_path, data, settings, message):
+    app = tiny(tmp_path, **settings)
+    if data is not None:
+        app.form.notebook_data["small"] = data
+    app.start()
+    finished(app)
+    assert app.notice.kind == "error" and message in app.notice.text
+    assert "details" not in app.notice.value  # automodel's own errors need no traceback
+    assert app.progress.trials.bar_style == "danger" and not app.start_button.disabled
+
+
+def test_failing_trials_show_their_reasons_and_the_search_error(small_digits, tmp_path):
+    def explodes(arch, hp, model, spec, *args, **kwargs):
+        raise RuntimeError("plugin exploded")
+
+    with registered(plugin_of(tiny_architecture("boom", fit=explodes)), "boom"):
+        app = SearchApp(data={"small": small_digits}, task="image_classification", architectures=["boom"],
+                        tuner="random", max_trials=5, epochs=1, directory=str(tmp_path))
+        app.start()
+        finished(app)
+    assert app.notice.kind == "error" and "3 trials in a row failed" in app.notice.text
+    assert (app.board.board["status"] == "failed").all()
+    assert app.board.table.value.count("RuntimeError: plugin exploded") == 3
+    assert app.exporter.button.disabled  # no model to export
+
+
+def test_a_plugin_that_fails_to_load_is_shown_in_the_panel(clean_registry, fake_distribution):
+    fake_distribution("broken-plugin", "0.1", {"broken": "broken_mod"}, {"broken_mod": "raise ImportError('no such thing')"})
+    app = SearchApp()
+    assert app.form is None and app.start_button.disabled
+    assert app.notice.kind == "error"
+    assert "'broken'" in app.notice.text and "broken-plugin 0.1" in app.notice.text
+    assert app.start() is None
+
+
+def test_jobs_keep_their_output_out_of_the_notebook(capfd):
+    def noisy():
+        print("epoch 1/10 ━━━━━━━━━━ loss: 0.3")
+        print("WARNING: a Keras warning", file=sys.stderr)
+        raise ValueError("broken")
+
+    errors = []
+    job = Job(noisy, errors.append, name="test-job").start()
+    assert job.join(10)
+    print("the notebook's own output")
+    out, err = capfd.readouterr()
+    assert out == "the notebook's own output\n" and err == ""
+    assert "epoch 1/10" in job.log and "a Keras warning" in job.log
+    assert isinstance(errors[0], ValueError) and "raise ValueError" in job.trace
+    assert type(sys.stdout).__name__ != "_RoutedStream"  # the proxy is gone once no job runs
+
+
+def test_leaderboard_view_of_a_finished_run(digits_run):
+    view = Leaderboard(digits_run.path)
+    assert not view.watching  # finished runs need no polling
+    assert len(view.board) == 2 and view.status == "finished"
+    assert view.table.value.count('class="automodel-row') == 2
+    assert view.selected_trial == digits_run.best_trial_id
+    assert bytes(view.curves.value).startswith(b"\x89PNG")
+    view.close()
+
+
+def test_leaderboard_watches_a_run_written_by_another_process(tmp_path):
+    run_dir = tmp_path / "live"
+    view = Leaderboard(run_dir, interval=0.2)
+    assert view.watching and "waiting for the search to start" in view.heading.value
+    process = subprocess.Popen(
+        [sys.executable, "-m", "automodel.cli", "search", "--data", "digits", "--architectures", "cnn",
+         "--tuner", "random", "--max-trials", "2", "--epochs", "1", "--dir", str(tmp_path), "--name", "live"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    )
+    seen, deadline = set(), time.monotonic() + 300
+    try:
+        while (process.poll() is None or view.watching) and time.monotonic() < deadline:
+            seen.add((view.status, 0 if view.board is None else len(view.board)))
+            time.sleep(0.05)
+    finally:
+        process.kill()
+    assert process.returncode == 0, process.stderr.read()
+    assert ("running", 1) in seen  # it showed the run while it was being written
+    assert view.status == "finished" and len(view.board) == 2 and not view.watching
+    assert view.table.value.count('class="automodel-row automodel-completed') == 2
+
+
+def test_a_broken_run_directory_is_a_message_not_an_exception(tmp_path):
+    (tmp_path / "run.json").write_text("{}")
+    view = Leaderboard(tmp_path, watch=False)
+    assert view.notice.kind == "error"
+    assert f"Cannot read the run directory {tmp_path}" in view.notice.text and "objective" in view.notice.text

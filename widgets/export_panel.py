@@ -1,0 +1,110 @@
+"""Export a trained model from the panel: formats, a folder, and a list of what was written.
+
+The work is ``SearchResult.export`` (automodel's exporter, which verifies each
+artifact in its own runtime); the panel only collects the choices, runs it in
+the background and lists the files it finds in the target folder afterwards.
+"""
+
+from __future__ import annotations
+
+import html
+from pathlib import Path
+
+import ipywidgets as widgets
+
+import automodel
+from automodel import SearchError
+from automodel.startup import load_tensorflow
+
+from .notice import Notice
+from .worker import Job
+
+FORMATS = (
+    ("keras", ".keras file"),
+    ("saved_model", "TensorFlow SavedModel"),
+    ("tflite", "TensorFlow Lite"),
+    ("onnx", "ONNX (needs the onnx extra)"),
+)
+
+
+def _size(n: int) -> str:
+    for unit in ("B", "KB", "MB"):
+        if n < 1024:
+            return f"{n:.0f} {unit}"
+        n /= 1024
+    return f"{n:.1f} GB"
+
+
+def listing_html(folder: Path, files: list[Path]) -> str:
+    rows = "".join(
+        f"<li><code>{html.escape(str(f.relative_to(folder)))}</code> ({_size(f.stat().st_size)})</li>" for f in files
+    )
+    return f"<div>Written to <code>{html.escape(str(folder.resolve()))}</code>:</div><ul>{rows}</ul>"
+
+
+class ExportPanel(widgets.VBox):
+    """Formats, folder, overwrite, the Export button, and the files written."""
+
+    def __init__(self, folder: str = "exported-model", **kwargs):
+        self.formats = {
+            name: widgets.Checkbox(value=name == "keras", description=f"{name} ({about})", indent=False, layout={"width": "auto"})
+            for name, about in FORMATS
+        }
+        self.folder = widgets.Text(description="Folder", value=folder, layout={"width": "420px"})
+        self.overwrite = widgets.Checkbox(description="Replace the folder if it exists", value=False, indent=False)
+        self.button = widgets.Button(description="Export", icon="download", button_style="primary", disabled=True)
+        self.listing = widgets.HTML()
+        self.notice = Notice()
+        for name, box in self.formats.items():
+            box.add_class(f"automodel-format-{name}")
+        for widget, name in ((self.folder, "export-folder"), (self.button, "export"), (self.listing, "export-listing")):
+            widget.add_class(f"automodel-{name}")
+        super().__init__(
+            [
+                widgets.HTML("<b>Export</b>"),
+                widgets.HBox(list(self.formats.values()), layout={"flex_flow": "row wrap"}),
+                widgets.HBox([self.folder, self.overwrite]),
+                self.button,
+                self.notice,
+                self.listing,
+            ],
+            **kwargs,
+        )
+        self.add_class("automodel-export-panel")
+        self.job: Job | None = None
+        self.written: list[Path] = []  # the files of the last export, for code that drives the panel
+
+    def chosen_formats(self) -> tuple[str, ...]:
+        return tuple(name for name, box in self.formats.items() if box.value)
+
+    def export(self, run_dir, trial: str | None = None) -> Job:
+        """Export ``trial`` (default: the best) of ``run_dir`` in the background."""
+        formats = self.chosen_formats()
+        folder = Path(self.folder.value.strip() or "exported-model").expanduser()
+        overwrite = self.overwrite.value
+        self.listing.value = ""
+        self.written = []
+        if not formats:
+            self.notice.error(SearchError("No format is ticked. Tick at least one export format."))
+            return None
+        self.button.disabled = True
+        self.notice.show(f"Exporting {'the best trial' if trial is None else f'trial {trial}'} as {', '.join(formats)}...")
+
+        def work():
+            load_tensorflow()
+            return automodel.open_run(run_dir).export(folder, formats=formats, trial=trial, overwrite=overwrite)
+
+        def done(error):
+            self.button.disabled = False
+            if error is not None:
+                self.notice.error(error, self.job.trace)
+                return
+            self.written = sorted(p for p in folder.rglob("*") if p.is_file())
+            self.listing.value = listing_html(folder, self.written)
+            self.notice.show(f"Exported {len(self.written)} files.", "success")
+
+        self.job = Job(work, done, name="automodel-export")
+        return self.job.start()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        return self.job is None or self.job.join(timeout)

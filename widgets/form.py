@@ -1,0 +1,198 @@
+"""The search settings as controls, turned into ``automodel.search`` arguments.
+
+Tasks, demo data sets and architectures come from the registry, so an
+installed third-party plugin appears as one more checkbox with its description.
+Data can be a built-in data set, an object from the notebook (``(x, y)``
+arrays, a DataFrame: whatever ``automodel.search`` accepts as ``data``), or a
+path to a folder of images or a CSV file, handed to ``search`` as a
+``pathlib.Path``. What the form can check without TensorFlow it checks here;
+the rest is checked by ``search`` itself, before any training.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import ipywidgets as widgets
+
+import automodel
+from automodel import DataError, SearchError
+
+# The tuners automodel.search knows (the engine's list loads TensorFlow).
+TUNER_CHOICES = (
+    ("Bayesian optimisation", "bayesian"),
+    ("Random search", "random"),
+    ("Hyperband", "hyperband"),
+    ("Grid search", "grid"),
+)
+PATH = "path:"
+STYLE = {"description_width": "110px"}
+
+
+def _notebook_sources(data) -> dict:
+    """``data`` as passed to the panel: a dict of named data, or one unnamed object."""
+    if data is None:
+        return {}
+    if isinstance(data, dict):
+        return {str(name): value for name, value in data.items()}
+    return {"notebook data": data}
+
+
+class SearchForm(widgets.VBox):
+    """Task, data, architectures, tuner, budget and run directory of one search."""
+
+    def __init__(
+        self,
+        data=None,
+        *,
+        task: str | None = None,
+        dataset: str | None = None,
+        architectures: list[str] | None = None,
+        tuner: str = "bayesian",
+        max_trials: int = 10,
+        epochs: int = 10,
+        time_budget=None,
+        directory="automodel-runs",
+        name: str | None = None,
+    ):
+        self.notebook_data = _notebook_sources(data)
+        self.tasks = automodel.get_tasks()  # a broken plugin raises here, shown by the panel
+        self.datasets = automodel.get_datasets()
+        self._wanted_architectures = architectures
+        self.task = widgets.Dropdown(
+            description="Task",
+            options=[(f"{t.name}", t.name) for t in self.tasks.values()],
+            value=task or self._default_task(dataset),
+            style=STYLE,
+        )
+        self.data = widgets.Dropdown(description="Data", style=STYLE, layout={"width": "420px"})
+        self.path = widgets.Text(
+            description="Path", placeholder="folder of images (one sub-folder per class) or a .csv file",
+            style=STYLE, layout={"width": "420px", "display": "none"},
+        )
+        self.tuner = widgets.Dropdown(description="Tuner", options=TUNER_CHOICES, value=tuner, style=STYLE)
+        self.max_trials = widgets.BoundedIntText(description="Max trials", value=max_trials, min=1, max=100_000, style=STYLE)
+        self.epochs = widgets.BoundedIntText(description="Epochs / trial", value=epochs, min=1, max=100_000, style=STYLE)
+        self.time_budget = widgets.Text(
+            description="Time budget", value="" if time_budget is None else str(time_budget),
+            placeholder="e.g. 90s, 15m, 2h (empty: none)", style=STYLE,
+        )
+        self.directory = widgets.Text(description="Directory", value=str(directory), style=STYLE)
+        self.name = widgets.Text(description="Run name", value=name or "", placeholder="(the data's name)", style=STYLE)
+        self.overwrite = widgets.Checkbox(description="Start over (delete that run's trials)", value=False, indent=False)
+        self.architecture_boxes: dict[str, widgets.Checkbox] = {}
+        self.architecture_list = widgets.VBox()
+        for widget, css in (
+            (self.task, "task"), (self.data, "data"), (self.path, "path"), (self.tuner, "tuner"),
+            (self.max_trials, "max-trials"), (self.epochs, "epochs"), (self.time_budget, "time-budget"),
+            (self.directory, "directory"), (self.name, "name"), (self.overwrite, "overwrite"),
+            (self.architecture_list, "architectures"),
+        ):
+            widget.add_class(f"automodel-{css}")
+        settings = widgets.VBox(
+            [self.task, self.data, self.path, self.tuner, self.max_trials, self.epochs,
+             self.time_budget, self.directory, self.name, self.overwrite]
+        )
+        architectures_box = widgets.VBox([widgets.HTML("<b>Architectures to try</b>"), self.architecture_list])
+        super().__init__([widgets.HBox([settings, architectures_box], layout={"grid_gap": "24px"})])
+        self.task.observe(lambda _: self._task_changed(), "value")
+        self.data.observe(lambda _: self._data_changed(), "value")
+        self._task_changed(dataset)
+
+    def _default_task(self, dataset: str | None) -> str:
+        if dataset in self.datasets:
+            return self.datasets[dataset].tasks[0]
+        if not self.notebook_data and self.datasets:
+            return next(iter(self.datasets.values())).tasks[0]
+        return next(iter(self.tasks))
+
+    def _task_changed(self, dataset: str | None = None) -> None:
+        task = self.task.value
+        choices = [
+            (f"{d.name}: {d.description}" if d.description else d.name, f"dataset:{d.name}")
+            for d in self.datasets.values()
+            if task in d.tasks
+        ]
+        choices += [(f"{name} (from the notebook)", f"notebook:{name}") for name in self.notebook_data]
+        choices.append(("a folder or CSV file...", PATH))
+        self.data.options = choices
+        preferred = f"dataset:{dataset}" if dataset else None
+        values = [value for _, value in choices]
+        if preferred in values:
+            self.data.value = preferred
+        elif self.notebook_data:
+            self.data.value = f"notebook:{next(iter(self.notebook_data))}"
+        else:
+            self.data.value = values[0]
+        self._show_architectures(task)
+
+    def _show_architectures(self, task: str) -> None:
+        wanted = self._wanted_architectures
+        self.architecture_boxes = {}
+        rows = []
+        for info in automodel.list_plugins():
+            if task not in info.tasks:
+                continue
+            box = widgets.Checkbox(value=wanted is None or info.name in wanted, description=info.name, indent=False, layout={"width": "120px"})
+            box.add_class(f"automodel-arch-{info.name}")
+            about = widgets.HTML(f'{info.description} <span style="color:#777">({info.distribution} {info.version})</span>')
+            self.architecture_boxes[info.name] = box
+            rows.append(widgets.HBox([box, about]))
+        if not rows:
+            rows = [widgets.HTML(f"No installed architecture supports {task}; install a plugin for it.")]
+        self.architecture_list.children = rows
+
+    def _data_changed(self) -> None:
+        self.path.layout.display = None if self.data.value == PATH else "none"
+
+    # -- reading the form ------------------------------------------------------
+    @property
+    def controls(self) -> list[widgets.Widget]:
+        return [self.task, self.data, self.path, self.tuner, self.max_trials, self.epochs, self.time_budget,
+                self.directory, self.name, self.overwrite, *self.architecture_boxes.values()]
+
+    def set_disabled(self, disabled: bool) -> None:
+        for control in self.controls:
+            control.disabled = disabled
+
+    def _chosen_data(self) -> tuple[object, str]:
+        """The ``data`` argument for search, and a name for the run."""
+        kind, _, key = self.data.value.partition(":")
+        if kind == "dataset":
+            return key, key
+        if kind == "notebook":
+            return self.notebook_data[key], key
+        text = self.path.value.strip()
+        if not text:
+            raise DataError("Type the path of a folder of images (one sub-folder per class) or of a CSV file.")
+        path = Path(text).expanduser()
+        if not path.exists():
+            raise DataError(f"{path} does not exist. Check the path (relative paths start in the notebook's folder).")
+        return path, path.stem
+
+    def chosen_architectures(self) -> list[str]:
+        return [name for name, box in self.architecture_boxes.items() if box.value]
+
+    def options(self) -> dict:
+        """Keyword arguments for ``automodel.search``; raises an automodel error on bad input."""
+        data, data_name = self._chosen_data()
+        architectures = self.chosen_architectures()
+        if not architectures:
+            raise SearchError("No architecture is ticked. Tick at least one architecture to try.")
+        return dict(
+            task=self.task.value,
+            data=data,
+            architectures=architectures,
+            tuner=self.tuner.value,
+            max_trials=self.max_trials.value,
+            epochs=self.epochs.value,
+            time_budget=self.time_budget.value.strip() or None,
+            directory=self.directory.value.strip() or "automodel-runs",
+            name=self.name.value.strip() or data_name,
+            overwrite=self.overwrite.value,
+        )
+
+    def run_dir(self) -> Path:
+        """Where the chosen search writes (and what it resumes)."""
+        options = self.options()
+        return Path(options["directory"]) / options["name"]
