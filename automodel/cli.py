@@ -142,6 +142,20 @@ def cmd_leaderboard(args) -> int:
     return 0
 
 
+def cmd_export(args) -> int:
+    from .model_card import CARD_MARKDOWN, summary_lines
+    from .result import open_run
+    from .startup import load_tensorflow, quiet_native_stderr
+
+    result = open_run(args.run_dir)
+    load_tensorflow()
+    with quiet_native_stderr():  # converter chatter; errors are raised and printed below
+        card = result.export(args.to, formats=args.format, trial=args.trial, overwrite=args.overwrite)
+    print("\n".join(summary_lines(card)))
+    print(f"model card: {os.path.join(args.to, CARD_MARKDOWN)}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="automodel", description="Plugin-based AutoML on KerasTuner.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -173,6 +187,16 @@ def build_parser() -> argparse.ArgumentParser:
     board.add_argument("--all-columns", action="store_true", help="include every hyperparameter")
     board.add_argument("--csv", action="store_true", help="print CSV with every column")
     board.set_defaults(run=cmd_leaderboard)
+
+    from .export import DEFAULT_FORMATS, FORMATS
+
+    export = commands.add_parser("export", help="export a trained model for deployment, verified by each runtime")
+    export.add_argument("run_dir")
+    export.add_argument("--to", required=True, help="folder to write (replaced only with --overwrite)")
+    export.add_argument("--format", nargs="+", choices=list(FORMATS), default=list(DEFAULT_FORMATS))
+    export.add_argument("--trial", help="trial id (default: the best trial)")
+    export.add_argument("--overwrite", action="store_true", help="replace an earlier export at --to")
+    export.set_defaults(run=cmd_export)
 
     demo = commands.add_parser("demo", help="a short search on the embedded digits data")
     demo.add_argument("--dir", default="automodel-runs", help="parent folder of the run directory")

@@ -136,3 +136,16 @@ class SearchResult:
         if self.classes is None:
             raise SearchError("predict_proba() is for classification tasks; use predict().")
         return self.model(trial_id).predict(self._inputs(x), verbose=0)
+
+    def export(self, path, formats=None, trial=None, overwrite: bool = False) -> dict:
+        """Write the best (or ``trial``'s) model to the folder ``path`` for deployment.
+
+        ``formats``: any of "keras", "saved_model", "tflite", "onnx" (default: the
+        first three). Each artifact is reloaded by its own runtime and checked
+        against the trained model; the model card (returned, and written as
+        ``model_card.json`` and ``MODEL_CARD.md``) records the results. An
+        existing ``path`` is replaced only with ``overwrite=True``.
+        """
+        from .export import export_model
+
+        return export_model(self, path, formats=formats, trial=trial, overwrite=overwrite)

@@ -1,0 +1,186 @@
+"""ONNX export through tf2onnx, verified by ONNX Runtime in a process without TensorFlow.
+
+Text models keep their string preprocessing: tf2onnx maps TensorFlow's string
+ops to the ``ai.onnx.contrib`` operators of onnxruntime-extensions (its
+documented route for string ops), with two corrections made here so the ONNX
+model splits and lowercases exactly as TensorFlow does:
+
+- ``StringSplitV2`` with an empty separator splits on runs of whitespace in
+  TensorFlow, but on every character in onnxruntime-extensions' ``StringSplit``;
+  the runs of whitespace are collapsed to one space and split on that instead.
+- ``StringLower`` becomes the extensions' ``StringLower`` rather than ONNX's
+  ``StringNormalizer``, which needs an ``en_US.UTF-8`` locale installed on the
+  machine that serves the model.
+
+Verification runs in a subprocess on purpose: it proves the model serves
+without TensorFlow, and onnxruntime-extensions' regular expressions misbehave
+when TensorFlow (which bundles another copy of the same library) is loaded
+into the same process first.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from .errors import AutomodelError
+from .export_formats import Signature, UnsupportedFormat, quiet_loggers
+
+CONTRIB_DOMAIN = "ai.onnx.contrib"
+OPSET = 17
+INSTALL = 'pip install "automodel[onnx]"'
+# what the ONNX format needs at export time; text models also need the extensions
+REQUIRED = ("tf2onnx", "onnxruntime")
+TEXT_REQUIRED = ("onnxruntime_extensions",)
+
+RUNNER = """
+import sys
+import numpy as np
+import onnxruntime
+
+model, inputs, outputs, input_name, contrib = sys.argv[1:6]
+options = onnxruntime.SessionOptions()
+if contrib == "1":
+    import onnxruntime_extensions
+    options.register_custom_ops_library(onnxruntime_extensions.get_library_path())
+session = onnxruntime.InferenceSession(model, options, providers=["CPUExecutionProvider"])
+x = np.load(inputs, allow_pickle=False)
+x = x.astype(object) if x.dtype.kind == "U" else x
+np.save(outputs, session.run(None, {input_name: x})[0])
+"""
+
+
+def check_installed(text: bool = False) -> None:
+    """Raise, naming the install command, when the ONNX extra is missing."""
+    missing = []
+    for module in REQUIRED + (TEXT_REQUIRED if text else ()):
+        try:
+            __import__(module)
+        except ImportError:
+            missing.append(module)
+    if missing:
+        raise AutomodelError(
+            f"The onnx format needs {', '.join(missing)}, which is not installed. "
+            f"Install the extra with: {INSTALL}"
+        )
+
+
+class ONNXFormat:
+    name = "onnx"
+    runtime = "onnxruntime"
+
+    def write(self, model, signature: Signature, folder: Path, model_name: str) -> dict:
+        check_installed(text=signature.is_text)
+        import onnx
+        import tf2onnx
+
+        options = {}
+        if signature.is_text:
+            options = dict(
+                custom_op_handlers={"StringLower": (_contrib, []), "StringSplitV2": (_split_on_whitespace, [])},
+                extra_opset=[onnx.helper.make_opsetid(CONTRIB_DOMAIN, 1)],
+            )
+        with quiet_loggers("tf2onnx"):
+            try:
+                proto, _ = tf2onnx.convert.from_keras(
+                    model, input_signature=[signature.tensor_spec()], opset=OPSET, **options
+                )
+            except Exception as exc:  # tf2onnx raises plain exceptions for what it cannot map
+                raise UnsupportedFormat(f"tf2onnx cannot convert this model: {exc}") from exc
+        unsupported = _unconverted_ops(proto)
+        if unsupported:
+            raise UnsupportedFormat(
+                f"tf2onnx has no ONNX equivalent for the TensorFlow op(s) {', '.join(unsupported)}. "
+                "Deploy the SavedModel export instead."
+            )
+        _rename_output(proto, signature.output_name)
+        onnx.save(proto, folder / "model.onnx")
+        contrib = any(node.domain == CONTRIB_DOMAIN for node in proto.graph.node)
+        info = {"path": "model.onnx", "opset": OPSET, "needs_onnxruntime_extensions": contrib}
+        if contrib:
+            info["note"] = (
+                "string preprocessing uses onnxruntime-extensions: register "
+                "onnxruntime_extensions.get_library_path() with SessionOptions.register_custom_ops_library"
+            )
+        return info
+
+    def predict(self, folder: Path, info: dict, signature: Signature, x: np.ndarray) -> np.ndarray:
+        with tempfile.TemporaryDirectory() as scratch:
+            inputs, outputs = Path(scratch) / "x.npy", Path(scratch) / "y.npy"
+            np.save(inputs, x)
+            command = [
+                sys.executable, "-c", RUNNER, str(folder / info["path"]), str(inputs), str(outputs),
+                signature.input_name, "1" if info["needs_onnxruntime_extensions"] else "0",
+            ]
+            env = {**os.environ, "PYTHONWARNINGS": "ignore"}
+            done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=300)
+            if done.returncode != 0:
+                tail = done.stderr.strip().splitlines()[-1:] or ["no message"]
+                raise AutomodelError(f"ONNX Runtime could not run the exported model: {tail[0]}")
+            return np.load(outputs)
+
+
+def _contrib(ctx, node, name, args):
+    node.domain = CONTRIB_DOMAIN
+
+
+def _split_on_whitespace(ctx, node, name, args):
+    """``StringSplitV2`` -> the extensions' ``StringSplit``, keeping TensorFlow's semantics."""
+    import onnx
+    from tf2onnx import utils
+    from tf2onnx.graph_builder import GraphBuilder
+
+    text, separator = node.input[0], node.inputs[1]
+    if separator.is_const() and separator.get_tensor_value() in ("", b""):
+        pattern = ctx.make_const(utils.make_name("whitespace"), np.array([r"\s+"], object)).output[0]
+        space = ctx.make_const(utils.make_name("space"), np.array([" "], object)).output[0]
+        collapse = ctx.make_node(
+            "StringRegexReplace", [text, pattern, space], op_name_scope=node.name, domain=CONTRIB_DOMAIN,
+            dtypes=[onnx.TensorProto.STRING], shapes=[ctx.get_shape(text)],
+        )
+        text, separator_out = collapse.output[0], space
+    else:
+        separator_out = GraphBuilder(ctx).make_unsqueeze({"data": node.input[1], "axes": [0]})
+    skip_empty = ctx.make_const(utils.make_name("skip_empty"), np.array([True])).output[0]
+    node.type, node.domain = "StringSplit", CONTRIB_DOMAIN
+    for attribute in list(node.attr):
+        del node.attr[attribute]
+    ctx.replace_inputs(node, [text, separator_out, skip_empty])
+
+
+def _unconverted_ops(proto) -> list[str]:
+    """TensorFlow ops tf2onnx left in the graph as they were (it logs them and goes on)."""
+    import onnx
+
+    known = {"", "ai.onnx", "ai.onnx.ml", CONTRIB_DOMAIN}
+    unknown = {node.op_type for node in proto.graph.node if node.domain not in known}
+    standard = {
+        node.op_type
+        for node in proto.graph.node
+        if node.domain in ("", "ai.onnx") and not _is_onnx_op(onnx, node.op_type)
+    }
+    return sorted(unknown | standard)
+
+
+def _is_onnx_op(onnx, op_type: str) -> bool:
+    try:
+        onnx.defs.get_schema(op_type, OPSET, "")
+    except Exception:  # onnx raises SchemaError for names it does not know
+        return False
+    return True
+
+
+def _rename_output(proto, name: str) -> None:
+    """Give the graph's output the signature's name, as in the other formats."""
+    old = proto.graph.output[0].name
+    if old == name:
+        return
+    for node in proto.graph.node:
+        node.output[:] = [name if value == old else value for value in node.output]
+        node.input[:] = [name if value == old else value for value in node.input]
+    proto.graph.output[0].name = name

@@ -1,0 +1,118 @@
+"""The model card written next to exported artifacts: ``model_card.json`` and ``MODEL_CARD.md``.
+
+The JSON is the record (a deployment or an audit reads it); the Markdown says the
+same for a person, with the commands that load each artifact. Nothing here
+imports TensorFlow.
+"""
+
+from __future__ import annotations
+
+CARD_JSON = "model_card.json"
+CARD_MARKDOWN = "MODEL_CARD.md"
+CARD_FORMAT = 1  # bump when the card's layout changes
+
+LOADERS = {
+    "keras": "keras.models.load_model(\"{path}\")",
+    "saved_model": "tf.saved_model.load(\"{path}\").signatures[\"{signature}\"]({input}=x)",
+    "tflite": "Interpreter(model_path=\"{path}\").get_signature_runner(\"{signature}\")({input}=x)",
+    "onnx": "onnxruntime.InferenceSession(\"{path}\").run(None, {{\"{input}\": x}})",
+}
+
+
+def is_card(data) -> bool:
+    return isinstance(data, dict) and "automodel_model_card" in data
+
+
+def summary_lines(card: dict) -> list[str]:
+    """One line per format: where it is and how it was verified (the CLI prints these)."""
+    lines = []
+    for name, info in card["formats"].items():
+        if info["status"] == "verified":
+            batch = "  (batch size 1)" if info.get("batch_size") == 1 else ""
+            lines.append(
+                f"{name:<12} {info['path']:<16} verified with {info['runtime']}: "
+                f"max |difference| {info['max_abs_diff']:.2g} on {info['samples']} samples{batch}"
+            )
+        else:
+            lines.append(f"{name:<12} {'-':<16} {info['status']}: {info['reason']}")
+    return lines
+
+
+def markdown(card: dict) -> str:
+    """A short human-readable card."""
+    signature = card["input"]
+    out = [
+        f"# {card['name']}: {card['task']}",
+        "",
+        f"Best model of an automodel search (trial {card['trial']}, architecture "
+        f"`{card['architecture']}`), exported {card['created']}.",
+        "",
+        "## Input and output",
+        "",
+        f"- input `{signature['name']}`: shape {_shape(signature['shape'])}, dtype {signature['dtype']}; "
+        "raw values: the preprocessing is inside the model"
+        + (f" ({', '.join(signature['preprocessing'])})" if signature["preprocessing"] else ""),
+        f"- output `{card['output']['name']}`: shape {_shape(card['output']['shape'])}",
+    ]
+    if card.get("class_names"):
+        out.append(f"- classes, in output order: {', '.join(str(c) for c in card['class_names'])}")
+    out += ["", "## Metrics", "", "| split | metric | value |", "|---|---|---|"]
+    for split, metrics in card["metrics"].items():
+        for metric, value in (metrics or {}).items():
+            out.append(f"| {split} | {metric} | {_number(value)} |")
+    out += [
+        "",
+        "## Artifacts and verification",
+        "",
+        f"Each artifact was loaded by its own runtime and run on {card['verification']['samples']} "
+        f"samples ({card['verification']['source']}; saved as `sample_inputs.npy`, the trained "
+        "model's outputs as `sample_outputs.npy`). Largest difference from the trained model:",
+        "",
+        "| format | path | runtime | max abs difference | load with |",
+        "|---|---|---|---|---|",
+    ]
+    for name, info in card["formats"].items():
+        if info["status"] != "verified":
+            out.append(f"| {name} | - | {info['status']} | - | {info['reason']} |")
+            continue
+        load = LOADERS[name].format(path=info["path"], signature=info.get("signature"), input=signature["name"])
+        notes = "; ".join(filter(None, [info.get("note"), "batch size 1" if info.get("batch_size") == 1 else None]))
+        out.append(
+            f"| {name} | `{info['path']}` | {info['runtime']} | {_number(info['max_abs_diff'])} | "
+            f"`{load}`{' (' + notes + ')' if notes else ''} |"
+        )
+    if "saved_model" in card["formats"] and card["formats"]["saved_model"]["status"] == "verified":
+        path = card["formats"]["saved_model"]["path"]
+        model_dir = path.rsplit("/", 1)[0]
+        out += [
+            "",
+            "TensorFlow Serving serves the SavedModel as model "
+            f"`{model_dir}` (base path `{model_dir}/`, version 1). Try it with:",
+            "",
+            "```bash",
+            f"saved_model_cli run --dir {path} --tag_set serve --signature_def "
+            f"{card['formats']['saved_model']['signature']} --inputs {signature['name']}=sample_inputs.npy",
+            "```",
+        ]
+    hyperparameters = ", ".join(f"{key}={value}" for key, value in card["hyperparameters"].items())
+    versions = ", ".join(f"{key} {value}" for key, value in card["versions"]["exported_with"].items() if value)
+    out += [
+        "",
+        "## Provenance",
+        "",
+        f"- hyperparameters: {hyperparameters}",
+        f"- data fingerprint: {card['data'].get('fingerprint')}; split: "
+        + ", ".join(f"{k} {v}" for k, v in (card["data"].get("split") or {}).items()),
+        f"- seed: {card['seed']}",
+        f"- exported with: {versions}",
+        "",
+    ]
+    return "\n".join(out)
+
+
+def _shape(shape) -> str:
+    return "(" + ", ".join("batch" if dim is None else str(dim) for dim in shape) + ")"
+
+
+def _number(value) -> str:
+    return "-" if value is None else f"{value:.4g}"
