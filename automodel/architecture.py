@@ -33,6 +33,13 @@ class Architecture:
         """
         raise NotImplementedError(f"architecture {self.name!r} does not implement build()")
 
+    def prepare(self, spec):
+        """Called once before any trial: fetch or check resources (weights) here.
+
+        Raise ``automodel.PluginError`` with the fix; the search then stops before
+        training anything.
+        """
+
     def fit(self, hp, model, spec, *args, **kwargs):
         """Train ``model``; the default is ``model.fit(*args, **kwargs)``."""
         return model.fit(*args, **kwargs)

@@ -28,5 +28,6 @@ def register_datasets(register):
     """Register demo data sets: ``register(name, loader, task=..., description=...)``.
 
     ``loader()`` returns ``(x, y)`` numpy arrays; it runs only when the data set
-    is used, so registering one costs nothing.
+    is used, so registering one costs nothing. ``task`` is a task name or a
+    sequence of them (the first is the default).
     """

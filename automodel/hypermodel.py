@@ -26,7 +26,8 @@ class JointHyperModel(kt.HyperModel):
         self.spec = spec
 
     def chosen(self, hp) -> Architecture:
-        return self.architectures[hp.Choice(ARCHITECTURE_HP, list(self.architectures))]
+        """The architecture of a trial whose hyperparameters are set."""
+        return self.architectures[hp.values[ARCHITECTURE_HP]]
 
     @contextlib.contextmanager
     def _scope(self, hp, name):
@@ -34,7 +35,7 @@ class JointHyperModel(kt.HyperModel):
             yield
 
     def build(self, hp):
-        chosen = self.chosen(hp)
+        chosen = self.architectures[hp.Choice(ARCHITECTURE_HP, list(self.architectures))]
         model = None
         for name, arch in self.architectures.items():
             with self._scope(hp, name):

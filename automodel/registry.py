@@ -36,11 +36,11 @@ _distributions: dict[str, tuple[str, str]] = {}
 
 @dataclasses.dataclass(frozen=True)
 class Dataset:
-    """A demo data set: ``loader()`` returns ``(x, y)`` arrays for ``task``."""
+    """A demo data set: ``loader()`` returns ``(x, y)`` arrays for ``tasks`` (first: default)."""
 
     name: str
     loader: Callable
-    task: str
+    tasks: tuple[str, ...]
     description: str = ""
 
 
@@ -236,11 +236,13 @@ def get_datasets() -> dict[str, Dataset]:
     found: dict[str, Dataset] = {}
 
     def accept(plugin, name, loader, task, description=""):
+        names = (task,) if isinstance(task, str) else tuple(task)
         if name in found:
             raise PluginError(f"Data set {name!r} is registered twice (again by {_describe(plugin)}).")
-        if task not in tasks:
-            raise PluginError(f"{_describe(plugin)}: data set {name!r} has unknown task {task!r}.")
-        found[name] = Dataset(name, loader, task, description)
+        unknown = [t for t in names if t not in tasks]
+        if unknown or not names:
+            raise PluginError(f"{_describe(plugin)}: data set {name!r} has unknown task(s) {unknown}.")
+        found[name] = Dataset(name, loader, names, description)
 
     _collect("register_datasets", accept)
     return found

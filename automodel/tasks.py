@@ -2,10 +2,16 @@
 
 A ``Task`` is a pair of an input kind (what one sample is) and a target kind (what
 the model predicts). A ``TaskSpec`` is a task made concrete by the data at hand:
-input shape, classes, normalisation statistics. Plugins build models from the
-spec, with its helpers for the standard input and head, so the loss, metrics and
-objective stay the engine's business. Adding a task is one ``Task(...)`` line
-when its input and target kinds exist; a new kind is a branch in the helpers.
+input shape, classes, normalisation statistics, vocabulary. Plugins build models
+from the spec, with its helpers for the standard input and head, so the loss,
+metrics and objective stay the engine's business. Adding a task is one
+``Task(...)`` line when its input and target kinds exist; a new kind is a branch
+in the helpers.
+
+The standard tasks live here rather than in the plugins that serve them: several
+plugins serve one task (cnn and rnn both take sequences), and a task must not
+vanish when one of them is disabled. Plugins add tasks of their own through the
+``register_tasks`` hook.
 
 Keras is imported inside the helpers only: they run when a search builds models.
 """
@@ -17,13 +23,15 @@ from typing import Any
 
 from .hookspecs import hookimpl
 
-INPUT_KINDS = ("image", "sequence")
-TARGET_KINDS = ("classification", "regression")
+INPUT_KINDS = ("image", "sequence", "text")
+TARGET_KINDS = ("classification", "regression", "generation")
 
 # target kind -> (objective, direction)
 OBJECTIVES = {
     "classification": ("val_accuracy", "max"),
     "regression": ("val_loss", "min"),
+    # Frechet distance of generated to held-out images (automodel.generation)
+    "generation": ("fid", "min"),
 }
 
 
@@ -58,6 +66,30 @@ BUILTIN_TASKS = (
         target="classification",
         description="Label images (height, width[, channels]) with one of N classes.",
     ),
+    Task(
+        "sequence_classification",
+        inputs="sequence",
+        target="classification",
+        description="Label sequences (timesteps[, features]) with one of N classes.",
+    ),
+    Task(
+        "sequence_regression",
+        inputs="sequence",
+        target="regression",
+        description="Predict numbers from sequences: one value, or the next steps of a series.",
+    ),
+    Task(
+        "text_classification",
+        inputs="text",
+        target="classification",
+        description="Label raw strings with one of N classes; vectorisation is inside the model.",
+    ),
+    Task(
+        "image_generation",
+        inputs="image",
+        target="generation",
+        description="Generate images like the given ones (labels optional).",
+    ),
 )
 
 
@@ -73,7 +105,9 @@ class TaskSpec:
 
     ``input_shape`` excludes the batch axis. ``mean``/``variance`` are per-channel
     statistics of the training split, baked into the model by ``inputs()`` so an
-    exported model takes raw values.
+    exported model takes raw values; ``value_range`` is the training data's
+    (min, max). ``vocabulary`` (text) lists the training split's tokens, most
+    frequent first. ``output_shape`` (regression) is the shape of one target.
     """
 
     task: str
@@ -86,6 +120,8 @@ class TaskSpec:
     output_shape: tuple | None = None
     mean: list[float] | None = None
     variance: list[float] | None = None
+    value_range: tuple | None = None
+    vocabulary: list[str] | None = None
 
     @classmethod
     def for_task(cls, task: Task, **fields) -> "TaskSpec":
@@ -104,17 +140,38 @@ class TaskSpec:
         return self.target == "classification"
 
     # -- model helpers -------------------------------------------------------
-    def inputs(self):
-        """Return ``(inputs, x)``: the raw ``keras.Input`` and the preprocessed tensor."""
+    def inputs(self, normalize: bool = True):
+        """Return ``(inputs, x)``: the raw ``keras.Input`` and the preprocessed tensor.
+
+        Numeric inputs are standardised with the training statistics unless
+        ``normalize=False`` (for a base network with its own preprocessing).
+        Text inputs are raw strings: vectorise them with ``text_vectorizer``.
+        """
         import keras
 
         inputs = keras.Input(shape=self.input_shape, dtype=self.input_dtype, name="inputs")
         x = inputs
-        if self.mean is not None:
+        if normalize and self.mean is not None:
             x = keras.layers.Normalization(
                 mean=self.mean, variance=self.variance, name="normalize"
             )(x)
         return inputs, x
+
+    def text_vectorizer(self, max_tokens: int, sequence_length: int):
+        """A ``TextVectorization`` layer over the training vocabulary (no adapt needed).
+
+        Token ids start at 2 (0 pads, 1 is out-of-vocabulary); ``vocabulary_size()``
+        of the layer is the embedding's input size.
+        """
+        import keras
+
+        vocabulary = (self.vocabulary or [])[: max(max_tokens - 2, 1)]
+        return keras.layers.TextVectorization(
+            max_tokens=len(vocabulary) + 2,
+            output_sequence_length=sequence_length,
+            vocabulary=vocabulary,
+            name="vectorize",
+        )
 
     def head(self, x):
         """The task's output layer on top of features ``x``."""
@@ -124,10 +181,10 @@ class TaskSpec:
 
         if self.is_classification:
             return keras.layers.Dense(self.num_classes, activation="softmax", name="head")(x)
-        units = math.prod(self.output_shape)
-        y = keras.layers.Dense(units, name="head")(x)
-        if len(self.output_shape) > 1:
-            y = keras.layers.Reshape(self.output_shape)(y)
+        shape = tuple(self.output_shape)
+        y = keras.layers.Dense(math.prod(shape), name="head")(x)
+        if len(shape) != 1:
+            y = keras.layers.Reshape(shape, name="head_shape")(y)
         return y
 
     @property
@@ -161,7 +218,7 @@ class TaskSpec:
     @classmethod
     def from_dict(cls, data: dict) -> "TaskSpec":
         fields = dict(data)
-        for key in ("input_shape", "output_shape"):
+        for key in ("input_shape", "output_shape", "value_range"):
             if fields.get(key) is not None:
                 fields[key] = tuple(fields[key])
         return cls(**fields)

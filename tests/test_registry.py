@@ -30,7 +30,7 @@ def test_builtin_plugins_load_through_entry_points(clean_registry):
 
 def test_core_tasks_and_datasets_are_registered(clean_registry):
     assert automodel.get_task("image_classification").objective == "val_accuracy"
-    assert automodel.get_datasets()["digits"].task == "image_classification"
+    assert automodel.get_datasets()["digits"].tasks[0] == "image_classification"
 
 
 def test_third_party_entry_point_is_loaded_with_its_distribution(clean_registry, fake_distribution):

@@ -208,7 +208,7 @@ def test_stop_event_ends_the_search_after_the_current_epoch(tmp_path, small_digi
         ({"architectures": ["transformer"]}, "Unknown architecture 'transformer'"),
         ({"architectures": []}, "architectures is empty"),
         ({"data": "mnist"}, "Unknown data set 'mnist'"),
-        ({"data": "digits", "task": "text_classification"}, "is for task 'image_classification'"),
+        ({"data": "digits", "task": "text_classification"}, "is for 'image_classification' or 'image_generation', not 'text_classification'"),
     ],
 )
 def test_bad_settings_fail_before_anything_is_written(tmp_path, options, message):
