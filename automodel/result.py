@@ -84,9 +84,7 @@ class SearchResult:
             architecture = registry.get_architecture(hp.values["architecture"])
             hypermodel = JointHyperModel([architecture], self.spec)
             model = hypermodel.build(hp)
-            if model.optimizer is not None:  # the checkpoint holds its state too
-                model.optimizer.build(model.trainable_variables)
-            model.load_weights(checkpoint)
+            _load_weights_only(model, checkpoint)
             self._models[trial_id] = hypermodel.final_model(hp, model)
         return self._models[trial_id]
 
@@ -95,6 +93,8 @@ class SearchResult:
         return self.model()
 
     def _inputs(self, x):
+        if self.spec.target == "generation":  # latent vectors
+            return np.asarray(x, dtype="float32")
         return to_model_inputs(self.spec.inputs_kind, x, self.spec.input_shape)
 
     def _targets(self, y) -> np.ndarray:
@@ -112,28 +112,38 @@ class SearchResult:
     def evaluate(self, data=None, trial_id: str | None = None) -> dict:
         """Metrics of the model on the held-out test split, or on ``(x, y)``.
 
-        Returns e.g. ``{"accuracy": 0.98, "loss": 0.07}``.
+        Returns e.g. ``{"accuracy": 0.98, "loss": 0.07}``; for generation
+        ``{"fid": ...}``, the Frechet distance of generated to real images (pass
+        real images as ``data``, or ``(images, labels)``).
         """
         if data is None:
             stored = self.run.load_test_data()
             if stored is None:
                 raise SearchError(f"{self.path} holds no test split; pass data=(x, y).")
             x, y = stored
+        elif self.spec.target == "generation":
+            images = data[0] if isinstance(data, (tuple, list)) else data
+            x, y = to_model_inputs(self.spec.inputs_kind, images, self.spec.input_shape), None
         else:
             x, y = self._inputs(data[0]), self._targets(data[1])
-        results = self.model(trial_id).evaluate(x, y, verbose=0, return_dict=True)
+        model = self.model(trial_id)
+        if self.spec.target == "generation":
+            from .generation import FrechetEvaluator, feature_model
+
+            return {"fid": FrechetEvaluator(feature_model(self.run), x).generator_distance(model)}
+        results = model.evaluate(x, y, verbose=0, return_dict=True)
         return {name: float(value) for name, value in results.items()}
 
     def predict(self, x, trial_id: str | None = None) -> np.ndarray:
-        """Predictions for ``x``: class labels for classification, values otherwise."""
+        """Class labels for classification, values for regression, images for latent vectors."""
         outputs = self.model(trial_id).predict(self._inputs(x), verbose=0)
-        if self.classes is None:
+        if self.classes is None or self.spec.target == "generation":
             return outputs
         return np.asarray(self.classes)[outputs.argmax(axis=-1)]
 
     def predict_proba(self, x, trial_id: str | None = None) -> np.ndarray:
         """Class probabilities for ``x``, columns in the order of ``spec.class_names``."""
-        if self.classes is None:
+        if self.spec.target != "classification":
             raise SearchError("predict_proba() is for classification tasks; use predict().")
         return self.model(trial_id).predict(self._inputs(x), verbose=0)
 
@@ -149,3 +159,27 @@ class SearchResult:
         from .export import export_model
 
         return export_model(self, path, formats=formats, trial=trial, overwrite=overwrite)
+
+    def generate(self, n: int = 16, seed: int = 0, trial_id: str | None = None) -> np.ndarray:
+        """``n`` images from the best (or given) generator, in the data's value range."""
+        if self.spec.target != "generation":
+            raise SearchError(f"generate() is for image generation; this run is {self.task!r}.")
+        from .generation import generate
+
+        return generate(self.model(trial_id), n, seed)
+
+
+def _load_weights_only(model, checkpoint) -> None:
+    """Load a trial's checkpoint into ``model``, leaving its optimizer state fresh.
+
+    The checkpoint also holds the optimizer's state as it was when saved (over the
+    variables trainable then, which fine-tuning changes); a trained model needs
+    none of it, so the optimizer is detached while loading.
+    """
+    optimizer = model.optimizer
+    model.optimizer = None
+    try:
+        model.load_weights(checkpoint)
+    finally:
+        model.optimizer = optimizer
+
