@@ -147,6 +147,8 @@ def _samples(result, signature: Signature) -> tuple[np.ndarray, str]:
     stored = result.run.load_test_data()
     if stored is not None:
         x = stored[0][:SAMPLES]
+        if x.dtype == object:  # texts: a fixed-width str array saves and loads without pickle
+            x = x.astype(str)
         if x.shape[1:] != shape and None not in shape and math.prod(x.shape[1:]) == math.prod(shape):
             x = x.reshape((len(x), *shape))
         text = x.dtype.kind in "US"
@@ -199,13 +201,13 @@ def _size(path: Path) -> int:
     return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
 
 
-def _preprocessing(model) -> list[str]:
-    """Keras preprocessing layers inside the model (what a deployment no longer has to do)."""
+def _processing_layers(model) -> list[str]:
+    """Keras preprocessing layers inside the model: what a deployment no longer has to do."""
     found = []
     for layer in getattr(model, "layers", []):
         if type(layer).__module__.startswith("keras.src.layers.preprocessing"):
             found.append(type(layer).__name__)
-        found += _preprocessing(layer)
+        found += _processing_layers(layer)
     return list(dict.fromkeys(found))
 
 
@@ -236,9 +238,9 @@ def _card(result, trial, row, model, signature, outcomes, samples, source, model
             "name": signature.input_name,
             "shape": list(signature.input_shape),
             "dtype": signature.input_dtype,
-            "preprocessing": _preprocessing(model),
         },
         "output": {"name": signature.output_name, "shape": [None, *model.outputs[0].shape[1:]]},
+        "processing_layers": _processing_layers(model),
         "class_names": result.spec.class_names,
         "metrics": {"validation": validation, "test": test},
         "data": meta.get("data", {}),

@@ -94,7 +94,8 @@ def write_saved_model(model, signature: Signature, directory: Path, batch_size: 
     archive = keras.export.ExportArchive()
     archive.track(model)
     archive.add_endpoint(SERVING_SIGNATURE, signature.serving_function(model, batch_size))
-    archive.write_out(str(directory), verbose=False)
+    with quiet_loggers("tensorflow"):  # lookup tables (text) draw a warning its authors call safe to ignore
+        archive.write_out(str(directory), verbose=False)
 
 
 class KerasFormat:
@@ -182,7 +183,7 @@ class TFLiteFormat:
                 continue
             (folder / "model.tflite").write_bytes(flatbuffer)
             return {"path": "model.tflite", "signature": SERVING_SIGNATURE, "batch_size": batch_size}
-        flex = sorted(set(re.findall(r"\bFlex(\w+)", "\n".join(errors))))
+        flex = self._flex_ops(model, signature)
         if flex:
             import tensorflow as tf
 
@@ -195,13 +196,25 @@ class TFLiteFormat:
         raise AutomodelError(f"TFLite conversion failed: {_last_line(errors[-1])}")
 
     @staticmethod
-    def _convert(model, signature: Signature, batch_size: int | None) -> bytes:
+    def _convert(model, signature: Signature, batch_size: int | None, select_tf_ops: bool = False) -> bytes:
         import tensorflow as tf
 
         with tempfile.TemporaryDirectory() as directory:
             write_saved_model(model, signature, Path(directory), batch_size)
             converter = tf.lite.TFLiteConverter.from_saved_model(directory, signature_keys=[SERVING_SIGNATURE])
+            if select_tf_ops:
+                converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS, tf.lite.OpsSet.SELECT_TF_OPS]
+                converter._experimental_lower_tensor_list_ops = False  # the converter's advice for Flex
             return converter.convert()
+
+    def _flex_ops(self, model, signature: Signature) -> list[str]:
+        """The TensorFlow ops a Flex conversion falls back to (empty when that fails too)."""
+        try:
+            flatbuffer = self._convert(model, signature, 1, select_tf_ops=True)
+        except Exception:  # not a matter of missing operators, then
+            return []
+        # Flex ops are custom ops whose names are stored verbatim in the flatbuffer
+        return sorted({name.decode() for name in re.findall(rb"Flex([A-Za-z0-9]+)", flatbuffer)})
 
     def predict(self, folder: Path, info: dict, signature: Signature, x: np.ndarray) -> np.ndarray:
         interpreter = _interpreter(folder / info["path"])

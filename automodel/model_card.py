@@ -49,10 +49,10 @@ def markdown(card: dict) -> str:
         "",
         "## Input and output",
         "",
-        f"- input `{signature['name']}`: shape {_shape(signature['shape'])}, dtype {signature['dtype']}; "
-        "raw values: the preprocessing is inside the model"
-        + (f" ({', '.join(signature['preprocessing'])})" if signature["preprocessing"] else ""),
+        f"- input `{signature['name']}`: shape {_shape(signature['shape'])}, dtype {signature['dtype']}",
         f"- output `{card['output']['name']}`: shape {_shape(card['output']['shape'])}",
+        "- raw values in and out: the model's own processing is part of it"
+        + (f" ({', '.join(card['processing_layers'])})" if card["processing_layers"] else ""),
     ]
     if card.get("class_names"):
         out.append(f"- classes, in output order: {', '.join(str(c) for c in card['class_names'])}")

@@ -111,7 +111,8 @@ def test_model_card_records_the_model_and_its_scores(image_export, digits_run):
     assert card["hyperparameters"] == {
         k: v for k, v in digits_run.best_hyperparameters().items() if k != "architecture"
     }
-    assert card["input"] == {"name": "inputs", "shape": [None, 8, 8, 1], "dtype": "float32", "preprocessing": ["Normalization"]}
+    assert card["input"] == {"name": "inputs", "shape": [None, 8, 8, 1], "dtype": "float32"}
+    assert card["processing_layers"] == ["Normalization"]  # raw pixels in: normalisation travels inside
     assert card["output"] == {"name": "probabilities", "shape": [None, 10]}
     assert card["class_names"] == [str(c) for c in range(10)]
     assert card["metrics"]["validation"]["val_accuracy"] == pytest.approx(row["val_accuracy"])
