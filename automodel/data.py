@@ -1,8 +1,12 @@
-"""Data in: turn what the user passes into validated, split arrays and a task spec.
+"""Data in: turn what the user passes into validated splits and a task spec.
 
 Every check here runs before any training and raises ``DataError`` naming the
 problem and the fix. Nothing the user passed is modified: arrays are copied
-before they are reshaped or cast.
+before they are reshaped or cast. Reading the many forms data comes in is
+``sources.py``'s job (and ``image_folder.py``'s, for images streamed from disk).
+
+A split is ``(x, y)`` arrays, or an ``image_folder.FileSplit`` whose images are
+read as training goes; ``fit_arguments`` and ``in_memory`` serve both.
 """
 
 from __future__ import annotations
@@ -13,12 +17,15 @@ import math
 
 import numpy as np
 
-from . import registry
+from . import image_folder as folders
+from . import registry, sources
 from .errors import DataError
+from .image_folder import FileSplit, ImageFolder, image_folder  # noqa: F401 (public: automodel.data.image_folder)
 from .tasks import Task, TaskSpec
 
 VALIDATION_FRACTION = 0.15
 TEST_FRACTION = 0.15
+MIN_PER_CLASS = 3  # one sample each for train, validation and test
 # rank of one sample (no batch axis) accepted per numeric input kind; the
 # lower rank gets a channel / feature axis of 1
 SAMPLE_RANKS = {"image": (2, 3), "sequence": (1, 2)}
@@ -28,31 +35,33 @@ SAMPLE_RANK_HELP = {
     "text": "(samples,): one string per sample",
 }
 VOCABULARY_LIMIT = 20_000
+SPLITS = ("train", "validation", "test")
 
 
 @dataclasses.dataclass
 class PreparedData:
     """Validated data split three ways, with the spec models are built for.
 
-    ``y`` is None throughout for generation data without labels.
+    ``y`` is None throughout for generation data without labels. ``source`` is
+    ``"arrays"`` or ``"image_folder"`` (splits are then ``FileSplit``s).
     """
 
     spec: TaskSpec
-    train: tuple[np.ndarray, np.ndarray | None]
-    validation: tuple[np.ndarray, np.ndarray | None]
-    test: tuple[np.ndarray, np.ndarray | None]
+    train: tuple
+    validation: tuple
+    test: tuple
     classes: list | None
     fingerprint: str
+    source: str = "arrays"
+    given: tuple[str, ...] = ()  # splits the user passed rather than split off
 
     def summary(self) -> dict:
         """What the run directory records about the data."""
         summary = {
             "fingerprint": self.fingerprint,
-            "split": {
-                "train": len(self.train[0]),
-                "validation": len(self.validation[0]),
-                "test": len(self.test[0]),
-            },
+            "source": self.source,
+            "split": {name: len(getattr(self, name)[0]) for name in SPLITS},
+            "given_splits": list(self.given),
         }
         if self.classes is not None:
             counts = np.bincount(self.train[1], minlength=len(self.classes))
@@ -60,48 +69,116 @@ class PreparedData:
         return summary
 
 
-def resolve(task: str | None, data) -> tuple[Task, np.ndarray, np.ndarray | None]:
-    """Find the task and the raw ``(x, y)`` arrays for what the user passed."""
-    if isinstance(data, str):
+def fit_arguments(split, batch_size: int, shuffle: bool = False, seed: int = 0) -> tuple[tuple, dict]:
+    """Positional and keyword arguments that hand ``split`` to ``model.fit``."""
+    if isinstance(split, FileSplit):
+        return (folders.dataset(split, batch_size, shuffle=shuffle, seed=seed),), {}
+    return tuple(split), {"batch_size": batch_size}
+
+
+def validation_argument(split, batch_size: int):
+    """``split`` as ``model.fit``'s ``validation_data``."""
+    return folders.dataset(split, batch_size) if isinstance(split, FileSplit) else tuple(split)
+
+
+def in_memory(split, limit: int | None = None) -> tuple[np.ndarray, np.ndarray | None]:
+    """``(x, y)`` arrays of ``split`` (its first ``limit`` samples), reading images if needed."""
+    if isinstance(split, FileSplit):
+        return folders.load_images(split, limit)
+    x, y = split
+    return x[:limit], None if y is None else y[:limit]
+
+
+def as_split(stored: tuple, source: str, spec: TaskSpec):
+    """A split as ``RunDir.load_data`` returns it, back in the form ``prepare`` made."""
+    x, y = stored
+    if source == "image_folder":
+        return FileSplit(x.astype(str), y, tuple(spec.input_shape))
+    return x, y
+
+
+def resolve(task: str | None, data, target=None) -> tuple[Task, object]:
+    """The task, and either ``(x, y)`` arrays or an ``ImageFolder``, for what the user passed."""
+    if isinstance(data, str) and data in registry.get_datasets():
         dataset = registry.get_dataset(data)
         if task is not None and task not in dataset.tasks:
             raise DataError(
                 f"Data set {data!r} is for {' or '.join(map(repr, dataset.tasks))}, not {task!r}. "
                 f"Pass task={dataset.tasks[0]!r} or other data."
             )
-        x, y = dataset.loader()
-        return registry.get_task(task or dataset.tasks[0]), x, y
+        return registry.get_task(task or dataset.tasks[0]), dataset.loader()
     if task is None:
+        if isinstance(data, str) and not data.endswith((".csv", ".tsv", ".npz", ".csv.gz")) and "/" not in data:
+            registry.get_dataset(data)  # an unknown data set name: say which exist
         raise DataError("Which task is this data for? Pass task=..., e.g. task='image_classification'.")
     task_obj = registry.get_task(task)
-    if isinstance(data, (tuple, list)) and len(data) == 2:
-        y = None if data[1] is None else _as_array(data[1], "y")
-        return task_obj, _as_array(data[0], "x"), y
-    if isinstance(data, np.ndarray) and task_obj.target == "generation":
-        return task_obj, data, None
-    raise DataError(
-        f"Cannot read data of type {type(data).__name__}. Pass a built-in data set name "
-        f"(one of {', '.join(sorted(registry.get_datasets()))}) or a tuple (x, y) of arrays"
-        + (" (or images alone for generation)." if task_obj.target == "generation" else ".")
+    if isinstance(data, ImageFolder):
+        if task_obj.inputs != "image":
+            raise DataError(f"An image folder holds images; task {task!r} takes {task_obj.inputs} inputs.")
+        return task_obj, data
+    return task_obj, sources.read(task_obj, data, target)
+
+
+def prepare(
+    task: str | None, data, seed: int = 0, target=None, validation_data=None, test_data=None
+) -> PreparedData:
+    """Validate, encode and split ``data`` for ``task``.
+
+    ``validation_data`` / ``test_data``, in the same forms as ``data``, replace
+    the validation / test split that would otherwise be taken from ``data``.
+    """
+    task_obj, source = resolve(task, data, target)
+    if isinstance(source, ImageFolder):
+        if validation_data is not None or test_data is not None:
+            raise DataError("With an image folder, automodel splits the files itself; drop validation_data/test_data.")
+        return _prepare_folder(task_obj, source, seed)
+    x = to_model_inputs(task_obj.inputs, source[0])
+    classes, y = _encode_targets(task_obj, x, source[1])
+    given = {}
+    for name, extra in (("validation", validation_data), ("test", test_data)):
+        if extra is not None:
+            given[name] = _given_split(task_obj, extra, target, classes, x.shape[1:], name)
+    fingerprint = fingerprint_arrays(x, *(() if y is None else (y,)), *(a for s in given.values() for a in s if a is not None))
+    splits = _split(x, y, seed, stratify=classes is not None, take=[s for s in SPLITS[1:] if s not in given])
+    splits.update(given)
+    spec = TaskSpec.for_task(task_obj, **_spec_fields(task_obj, splits["train"], classes, y))
+    return PreparedData(spec, splits["train"], splits["validation"], splits["test"], classes, fingerprint,
+                        given=tuple(given))
+
+
+def _given_split(task: Task, data, target, classes, sample_shape, name: str):
+    x, y = sources.read(task, data, target)
+    x = to_model_inputs(task.inputs, x, sample_shape)
+    if y is None:
+        if task.target != "generation":
+            raise DataError(f"{name}_data has no targets: pass ({name} x, {name} y).")
+        return x, None
+    if len(x) != len(y):
+        raise DataError(f"{name}_data: x has {len(x)} samples but y has {len(y)}.")
+    if classes is None:
+        return x, (y.astype("float32") if task.target == "regression" else None)
+    index = {label: i for i, label in enumerate(classes)}
+    values = y.astype("int64").tolist() if np.issubdtype(y.dtype, np.floating) else y.tolist()
+    unknown = sorted({str(v) for v in values if v not in index})
+    if unknown:
+        raise DataError(
+            f"{name}_data has label(s) {', '.join(unknown)} that the training data does not have "
+            f"(classes: {', '.join(map(str, classes))}). Drop those samples or add them to the training data."
+        )
+    return x, np.array([index[v] for v in values], dtype="int64")
+
+
+def _prepare_folder(task: Task, folder: ImageFolder, seed: int) -> PreparedData:
+    listing = folders.list_images(folder)
+    _check_class_counts(listing.classes, np.bincount(listing.labels))
+    splits = _split(listing.files, listing.labels, seed, stratify=True, take=list(SPLITS[1:]))
+    train, validation, test = (FileSplit(*splits[name], listing.image_shape) for name in SPLITS)
+    mean, variance, value_range = folders.statistics(train, seed)
+    spec = TaskSpec.for_task(
+        task, input_shape=listing.image_shape, input_dtype="float32", mean=mean, variance=variance,
+        value_range=value_range, num_classes=len(listing.classes), class_names=listing.classes,
     )
-
-
-def _as_array(values, what: str) -> np.ndarray:
-    try:
-        return np.asarray(values)
-    except Exception as exc:  # ragged lists and the like
-        raise DataError(f"{what} cannot be read as an array ({exc}). Pass a numpy array.") from exc
-
-
-def prepare(task: str | None, data, seed: int = 0) -> PreparedData:
-    """Validate, encode and split ``data`` for ``task``."""
-    task_obj, x, y = resolve(task, data)
-    x = to_model_inputs(task_obj.inputs, x)
-    classes, y = _encode_targets(task_obj, x, y)
-    fingerprint = fingerprint_arrays(x, *(() if y is None else (y,)))
-    train, validation, test = _split(x, y, seed, stratify=classes is not None)
-    spec = TaskSpec.for_task(task_obj, **_spec_fields(task_obj, train, classes, y))
-    return PreparedData(spec, train, validation, test, classes, fingerprint)
+    return PreparedData(spec, train, validation, test, listing.classes, listing.fingerprint, source="image_folder")
 
 
 def _spec_fields(task: Task, train, classes, y) -> dict:
@@ -135,7 +212,7 @@ def _vocabulary(texts: np.ndarray) -> list[str]:
 
 def to_model_inputs(inputs_kind: str, x, expected_shape: tuple | None = None) -> np.ndarray:
     """A copy of ``x`` shaped and typed as models of this input kind take it."""
-    x = _as_array(x, "x")
+    x = sources.as_array(x, "x")
     if inputs_kind == "text":
         return _text_inputs(x)
     ranks = SAMPLE_RANKS[inputs_kind]
@@ -207,31 +284,37 @@ def _encode_targets(task: Task, x: np.ndarray, y: np.ndarray | None):
     classes, encoded = np.unique(y, return_inverse=True)
     if len(classes) < 2:
         raise DataError(f"y has a single class ({classes[0]!r}); classification needs at least two.")
-    counts = np.bincount(encoded)
-    if counts.min() < 3:
-        rare = [str(c) for c, n in zip(classes, counts) if n < 3]
-        raise DataError(
-            f"Class(es) {', '.join(rare)} have fewer than 3 samples, too few to split into "
-            "train, validation and test sets. Add samples or drop those classes."
-        )
+    _check_class_counts(classes, np.bincount(encoded))
     return classes.tolist(), encoded.astype("int64")
 
 
-def _split(x, y, seed, stratify: bool):
+def _check_class_counts(classes, counts) -> None:
+    if counts.min() < MIN_PER_CLASS:
+        rare = [str(c) for c, n in zip(classes, counts) if n < MIN_PER_CLASS]
+        raise DataError(
+            f"Class(es) {', '.join(rare)} have fewer than {MIN_PER_CLASS} samples, too few to split into "
+            "train, validation and test sets. Add samples or drop those classes."
+        )
+
+
+def _split(x, y, seed, stratify: bool, take=("validation", "test")) -> dict:
+    """Split off the ``take`` parts (stratified on ``y`` when asked); the rest is train."""
     from sklearn.model_selection import train_test_split
 
+    fractions = {"validation": VALIDATION_FRACTION, "test": TEST_FRACTION}
     n = len(x)
     n_classes = len(np.unique(y)) if stratify else 1
-    n_test = max(math.ceil(n * TEST_FRACTION), n_classes)
-    n_val = max(math.ceil(n * VALIDATION_FRACTION), n_classes)
-    if n - n_test - n_val < n_classes:
+    sizes = {name: max(math.ceil(n * fractions[name]), n_classes) for name in take}
+    if n - sum(sizes.values()) < n_classes:
         raise DataError(f"{n} samples are too few to split into train, validation and test sets.")
-    index = np.arange(n)
-    rest, test = train_test_split(index, test_size=n_test, random_state=seed, stratify=y if stratify else None)
-    train, val = train_test_split(
-        rest, test_size=n_val, random_state=seed, stratify=y[rest] if stratify else None
-    )
-    return tuple((x[part], None if y is None else y[part]) for part in (train, val, test))
+    parts, rest = {}, np.arange(n)
+    for name in ("test", "validation"):
+        if name in sizes:
+            rest, parts[name] = train_test_split(
+                rest, test_size=sizes[name], random_state=seed, stratify=y[rest] if stratify else None
+            )
+    parts["train"] = rest
+    return {name: (x[index], None if y is None else y[index]) for name, index in parts.items()}
 
 
 def fingerprint_arrays(*arrays: np.ndarray) -> str:
