@@ -5,6 +5,9 @@ The mixin adds what a user of a notebook or a terminal needs per trial: early
 stopping on the objective, a per-epoch record in the run directory (live curves),
 NaN losses and plugin errors recorded as failed trials with a readable reason,
 a wall-clock budget, and a stop request honoured after the current epoch.
+An interrupted trial resumes from its last epoch (see ``resume.py``); in a
+search with worker processes the chief decides whether another trial starts
+(see ``chief.py``), and each worker stops after its current epoch when asked.
 """
 
 from __future__ import annotations
@@ -12,15 +15,19 @@ from __future__ import annotations
 import contextlib
 import io
 import math
+import os
 import re
+import socket
 import threading
 import time
+from typing import Callable
 
 import keras
 import keras_tuner as kt
 from keras_tuner.src import config as keras_tuner_config
 from keras_tuner.src.engine.trial import TrialStatus
 
+from . import resume
 from .errors import SearchError
 from .rundir import RunDir
 
@@ -30,6 +37,9 @@ TUNERS = {
     "hyperband": kt.Hyperband,
     "grid": kt.GridSearch,
 }
+
+# strategy= values: tf.distribute strategies for one trial over several local devices
+STRATEGIES = {"mirrored": "MirroredStrategy"}
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|sec|m|min|h|hr)?\s*$")
 _UNIT_SECONDS = {None: 1, "s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600, "hr": 3600}
@@ -52,22 +62,38 @@ class SearchStopped(Exception):
 
 
 class Budget:
-    """The wall clock of one search call, and the user's stop request."""
+    """The wall clock of one search call, and the user's stop request.
 
-    def __init__(self, seconds: float | None, stop_event: threading.Event | None = None):
+    The end is a wall-clock ``deadline`` (``time.time()``), so the processes of
+    a search with workers share it; ``stop_request``, if given, returns the reason
+    of a stop asked from outside the process (the run directory's stop file).
+    """
+
+    def __init__(
+        self,
+        seconds: float | None = None,
+        stop_event: threading.Event | None = None,
+        *,
+        deadline: float | None = None,
+        stop_request: Callable[[], str | None] | None = None,
+    ):
         self.seconds = seconds
-        self.started = time.monotonic()
+        self.deadline = deadline if deadline is not None or seconds is None else time.time() + seconds
         self.stop_event = stop_event or threading.Event()
+        self.stop_request = stop_request
         self.trial_seconds: list[float] = []
 
     def remaining(self) -> float:
-        if self.seconds is None:
+        if self.deadline is None:
             return math.inf
-        return self.seconds - (time.monotonic() - self.started)
+        return self.deadline - time.time()
 
     def why_stop_now(self) -> str | None:
         if self.stop_event.is_set():
             return "stopped by user"
+        requested = self.stop_request() if self.stop_request is not None else None
+        if requested:
+            return requested
         if self.remaining() <= 0:
             return "time budget reached"
         return None
@@ -85,10 +111,12 @@ class Budget:
 class TrialRecorder(keras.callbacks.Callback):
     """Writes the trial's record after each epoch; stops on NaN, budget or request."""
 
-    def __init__(self, tuner, trial):
+    def __init__(self, tuner, trial, callbacks):
         super().__init__()
         self.tuner = tuner
         self.trial = trial
+        self.callbacks = callbacks  # the trial's others, told what a resumed trial already trained
+        self.first_epoch = None
 
     @property
     def record(self) -> dict:
@@ -97,12 +125,21 @@ class TrialRecorder(keras.callbacks.Callback):
     def on_train_begin(self, logs=None):
         self.record["params"] = int(self.model.count_params())
 
+    def on_epoch_begin(self, epoch, logs=None):
+        if self.first_epoch is not None:
+            return
+        self.first_epoch = epoch  # after a resume, the epoch the backup restored
+        self.record["sessions"][-1]["first_epoch"] = epoch
+        history = resume.continue_history(self.record, epoch)
+        resume.carry_over(history, self.tuner.oracle.objective, self.callbacks)
+
     def on_epoch_end(self, epoch, logs=None):
         logs = {k: float(v) for k, v in (logs or {}).items()}
         history = self.record["history"]
         for name, value in logs.items():
             history.setdefault(name, []).append(value)
-        self.record["epochs"] = len(history.get("loss", []))
+        self.record["epochs"] = self.record.get("epochs", 0) + 1
+        self.tuner._count_seconds(self.trial)
         self.tuner._write_record(self.trial)
         self.tuner._report("epoch_end", trial_id=self.trial.trial_id, epoch=epoch + 1, logs=logs)
         if any(math.isnan(v) or math.isinf(v) for k, v in logs.items() if k.endswith("loss")):
@@ -116,13 +153,29 @@ class TrialRecorder(keras.callbacks.Callback):
 class TrialBookkeeping:
     """Mixin for a KerasTuner tuner class; see the module docstring."""
 
-    def __init__(self, *args, run: RunDir, budget: Budget, patience: int, reporter=None, **kwargs):
+    def __init__(
+        self,
+        *args,
+        run: RunDir,
+        budget: Budget,
+        patience: int,
+        reporter=None,
+        trial_callbacks=None,
+        max_params: int | None = None,
+        **kwargs,
+    ):
         self.run = run
         self.budget = budget
         self.patience = patience
         self.reporter = reporter
+        self.max_params = max_params
+        # the task's own per-trial callbacks (the Frechet distance of generation),
+        # run first so the objective is in the logs the others read
+        self.trial_callbacks = trial_callbacks
         self.base_seed = kwargs["seed"]
         self._records: dict[str, dict] = {}
+        self._session_start: dict[str, tuple[float, float]] = {}  # trial -> (time, seconds before)
+        self._trial = None
         super().__init__(*args, **kwargs)
 
     def _report(self, event: str, **info) -> None:
@@ -131,6 +184,16 @@ class TrialBookkeeping:
 
     def _write_record(self, trial) -> None:
         self.run.write_trial_record(trial.trial_id, self._records[trial.trial_id])
+
+    def _count_seconds(self, trial) -> None:
+        """Training seconds of the trial, over every session it ran in."""
+        started, before = self._session_start[trial.trial_id]
+        self._records[trial.trial_id]["seconds"] = before + time.time() - started
+
+    def on_search_begin(self):
+        super().on_search_begin()
+        if not self._is_worker():
+            self.save()  # so a search killed in its first trial reloads, and resumes that trial
 
     def search(self, *args, **kwargs):
         # Failed trials are recorded with their reason; KerasTuner would also
@@ -143,6 +206,8 @@ class TrialBookkeeping:
             keras_tuner_config.DEBUG = printing
 
     def pre_create_trial(self):
+        if self._is_worker():
+            return  # the chief decides whether another trial starts
         reason = self.budget.why_not_start()
         if reason:
             raise SearchStopped(reason)
@@ -151,32 +216,59 @@ class TrialBookkeeping:
         super().on_trial_begin(trial)
         trial_id = trial.trial_id
         architecture = trial.hyperparameters.values.get("architecture")
-        self._records[trial_id] = {
-            "trial_id": trial_id,
-            "architecture": architecture,
-            "status": "running",
-            "started": time.time(),
-            "history": {},
-        }
+        record = self.run.trial_record(trial_id)
+        resumed = record.get("status") == "running"  # interrupted: its backup continues it
+        if not resumed:
+            resume.discard_backup(self.run.trial_dir(trial_id))
+            record = {
+                "trial_id": trial_id,
+                "architecture": architecture,
+                "status": "running",
+                "started": time.time(),
+                "history": {},
+            }
+        session = {"worker": self.tuner_id, "host": socket.gethostname(), "pid": os.getpid(), "started": time.time()}
+        record.setdefault("sessions", []).append(session)
+        self._records[trial_id] = record
+        self._session_start[trial_id] = (time.time(), record.get("seconds") or 0.0)
+        self._trial = trial
         self._write_record(trial)
         keras.utils.set_random_seed(self.base_seed + _trial_number(trial_id))
-        self._report("trial_start", trial_id=trial_id, architecture=architecture)
+        self._report("trial_start", trial_id=trial_id, architecture=architecture, resumed=resumed)
+
+    def _try_build(self, hp):
+        model = super()._try_build(hp)
+        size = int(model.count_params()) if model.built else 0
+        if self.max_params and size > self.max_params:
+            self._records[self._trial.trial_id]["params"] = size
+            raise kt.errors.FailedTrialError(
+                f"model too large: {size:,} parameters, over max_params={self.max_params:,}. "
+                "Narrow the architecture's search space or raise max_params."
+            )
+        return model
 
     def _build_and_fit_model(self, trial, *args, **kwargs):
         objective = self.oracle.objective
-        kwargs["callbacks"] = [
+        record = self._records[trial.trial_id]
+        task_callbacks = self.trial_callbacks(trial, record) if self.trial_callbacks else []
+        callbacks = [
+            *task_callbacks,
             *kwargs.get("callbacks", []),
-            keras.callbacks.EarlyStopping(
-                monitor=objective.name, mode=objective.direction, patience=self.patience
-            ),
-            TrialRecorder(self, trial),
+            keras.callbacks.EarlyStopping(monitor=objective.name, mode=objective.direction, patience=self.patience),
         ]
-        return super()._build_and_fit_model(trial, *args, **kwargs)
+        # the record is written before the backup, so it is never behind it
+        recorder = TrialRecorder(self, trial, list(callbacks))
+        callbacks += [recorder, resume.backup_callback(self.run.trial_dir(trial.trial_id))]
+        if self.distribution_strategy is not None:
+            record["replicas"] = int(self.distribution_strategy.num_replicas_in_sync)
+        kwargs["callbacks"] = callbacks
+        return resume.whole_history(super()._build_and_fit_model(trial, *args, **kwargs), record)
 
     def on_trial_end(self, trial):
         record = self._records[trial.trial_id]
-        record["seconds"] = time.time() - record["started"]
+        self._count_seconds(trial)
         if trial.status in (TrialStatus.INVALID, TrialStatus.FAILED):
+            resume.discard_backup(self.run.trial_dir(trial.trial_id))
             record["status"] = "failed"
             record["reason"] = _reason(trial.message)
         else:
@@ -187,8 +279,26 @@ class TrialBookkeeping:
         try:
             super().on_trial_end(trial)  # KerasTuner scores the trial here
         finally:
-            score = self.oracle.get_trial(trial.trial_id).score if record["status"] == "completed" else None
-            self._report("trial_end", record=dict(record), objective=self.oracle.objective.name, score=score)
+            if self.reporter is not None:
+                score = self.oracle.get_trial(trial.trial_id).score if record["status"] == "completed" else None
+                self._report("trial_end", record=dict(record), objective=self.oracle.objective.name, score=score)
+
+
+def _strategy(name: str | None):
+    if name is None:
+        return None
+    import tensorflow as tf
+
+    return getattr(tf.distribute, STRATEGIES[name])()
+
+
+def consecutive_failures_error(limit: int, message: str) -> SearchError:
+    """The error that ends a search after ``limit`` failed trials in a row."""
+    return SearchError(
+        f"{limit} trials in a row failed, so the search stopped. "
+        f"Last error: {str(message).strip().splitlines()[-1]}. See the leaderboard's "
+        "reason column; fix the plugin or data, or raise max_consecutive_failures."
+    )
 
 
 def _trial_number(trial_id: str) -> int:
@@ -218,15 +328,24 @@ def make_tuner(
     max_consecutive_failures: int,
     max_params: int | None,
     reporter=None,
+    trial_callbacks=None,
+    strategy: str | None = None,
+    mixins: tuple = (),
 ):
-    """A KerasTuner tuner of kind ``name`` writing into ``run``."""
+    """A KerasTuner tuner of kind ``name`` writing into ``run``.
+
+    ``strategy="mirrored"`` trains each trial data-parallel over the local GPUs
+    (one replica on the CPU where there is none); ``mixins`` go before the
+    bookkeeping (a worker process adds its own).
+    """
     base = TUNERS[name]
-    cls = type(f"Automodel{base.__name__}", (TrialBookkeeping, base), {})
+    cls = type(f"Automodel{base.__name__}", (*mixins, TrialBookkeeping, base), {})
     options = dict(
         hypermodel=hypermodel,
         objective=objective,
         seed=seed + 1,  # KerasTuner treats seed 0 as "no seed"
-        max_model_size=max_params,
+        max_params=max_params,
+        distribution_strategy=_strategy(strategy),
         max_consecutive_failed_trials=max_consecutive_failures,
         directory=str(run.path.parent),
         project_name=run.path.name,
@@ -235,6 +354,7 @@ def make_tuner(
         budget=budget,
         patience=patience,
         reporter=reporter,
+        trial_callbacks=trial_callbacks,
     )
     with contextlib.redirect_stdout(io.StringIO()):  # KerasTuner's "Reloading..." note
         if name == "hyperband":

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import os
 import sys
 import textwrap
 
@@ -135,3 +136,52 @@ def plugin_of(*architectures):
 @pytest.fixture
 def rng():
     return np.random.default_rng(0)
+
+
+WORKER_PLUGIN = '''
+from automodel import Architecture, hookimpl
+
+
+class Dense(Architecture):
+    name = "dense"
+    tasks = ("image_classification",)
+    description = "one dense layer, installed so that worker processes load it too"
+
+    def build(self, hp, spec):
+        import keras
+
+        inputs, x = spec.inputs()
+        x = keras.layers.Flatten()(x)
+        x = keras.layers.Dense(hp.Int("units", 4, 128, step=4), activation="relu")(x)
+        return keras.Model(inputs, spec.head(x))
+
+
+class Failing(Dense):
+    name = "failing"
+
+    def fit(self, hp, model, spec, *args, **kwargs):
+        raise ValueError("this plugin always fails")
+
+
+@hookimpl
+def register_architectures(register):
+    register(Dense())
+    register(Failing())
+'''
+
+
+@pytest.fixture
+def installed_plugin(fake_distribution, monkeypatch, clean_registry):
+    """Architectures ``dense`` and ``failing``, installed for this process and its children."""
+    root = fake_distribution("automodel-test-dense", "1.0", {"dense": "automodel_test_dense"}, {"automodel_test_dense": WORKER_PLUGIN})
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(root), os.environ.get("PYTHONPATH")])))
+    clean_registry.reset()
+    return root
+
+
+@pytest.fixture(scope="session")
+def digits_npz(tmp_path_factory, small_digits):
+    """The small digits as a .npz file, for searches in other processes."""
+    path = tmp_path_factory.mktemp("data") / "digits.npz"
+    np.savez(path, x=small_digits[0], y=small_digits[1])
+    return path

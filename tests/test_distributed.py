@@ -1,0 +1,254 @@
+"""Searches with worker processes: real chief and workers over gRPC on 127.0.0.1.
+
+The worker processes load the ``dense`` architecture from an installed test
+distribution (``installed_plugin``), exactly as they load any plugin.
+"""
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+
+import psutil
+import pytest
+
+import automodel
+from automodel import SearchError
+from automodel.distributed import parse_size, plan
+
+SEARCH = dict(task="image_classification", tuner="random", batch_size=64)
+
+
+def automodel_children() -> list[psutil.Process]:
+    """Live processes this test started that run automodel (a chief or a worker)."""
+    found = []
+    for child in psutil.Process().children(recursive=True):
+        try:
+            if child.status() != psutil.STATUS_ZOMBIE and "automodel" in " ".join(child.cmdline()):
+                found.append(child)
+        except psutil.NoSuchProcess:
+            pass
+    return found
+
+
+def assert_no_processes_left():
+    gone_by = time.monotonic() + 10
+    while automodel_children() and time.monotonic() < gone_by:
+        time.sleep(0.2)
+    assert automodel_children() == []
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def workers_of(result) -> dict:
+    """trial id -> ids of the workers that ran it."""
+    return {t: [s["worker"] for s in result.run.trial_record(t)["sessions"]] for t in result.run.trial_ids()}
+
+
+# -- planning (no processes) ---------------------------------------------------
+
+
+def test_auto_runs_in_this_process_without_gpus_or_with_one():
+    assert not plan("auto", gpus=[]).distributed
+    assert not plan("auto", gpus=["0"]).distributed
+    assert not plan("auto", strategy="mirrored", gpus=["0", "1"]).distributed  # one trial over both
+
+
+def test_auto_pins_one_worker_per_gpu():
+    chosen = plan("auto", gpus=["2", "5"])
+    assert chosen.bind == "127.0.0.1:0"
+    assert chosen.workers == [{"CUDA_VISIBLE_DEVICES": "2"}, {"CUDA_VISIBLE_DEVICES": "5"}]
+
+
+def test_trials_per_gpu_share_a_gpu_with_memory_growth():
+    chosen = plan("auto", trials_per_gpu=2, gpus=["0", "1"])
+    assert [env["CUDA_VISIBLE_DEVICES"] for env in chosen.workers] == ["0", "0", "1", "1"]
+    assert all(env["TF_FORCE_GPU_ALLOW_GROWTH"] == "true" for env in chosen.workers)
+
+
+def test_mirrored_workers_split_the_gpus_and_cpu_workers_split_the_threads():
+    mirrored = plan(2, strategy="mirrored", gpus=["0", "1", "2", "3"])
+    assert [env["CUDA_VISIBLE_DEVICES"] for env in mirrored.workers] == ["0,1", "2,3"]
+    cpu = plan(2, gpus=[])
+    assert len(cpu.workers) == 2 and all("CUDA_VISIBLE_DEVICES" not in env for env in cpu.workers)
+    assert int(cpu.workers[0]["TF_NUM_INTRAOP_THREADS"]) == max(1, os.cpu_count() // 2)
+
+
+def test_sizes_and_memory_limits():
+    assert parse_size("512MB") == 512 * 2**20 and parse_size("1.5GiB") == int(1.5 * 2**30) and parse_size(4096) == 4096
+    assert plan(2, gpus=[], max_worker_memory="2GB").max_worker_memory == 2 * 2**30
+    assert 0 < plan(2, gpus=[]).max_worker_memory < psutil.virtual_memory().total  # a share of the host's memory
+
+
+def test_binding_beyond_this_machine_warns_that_grpc_is_unauthenticated(recwarn):
+    plan(1, bind="127.0.0.1:9000", gpus=[])
+    assert not [w for w in recwarn if "unauthenticated" in str(w.message)]
+    with pytest.warns(UserWarning, match="unauthenticated"):
+        plan(1, bind="0.0.0.0:9000", gpus=[])
+
+
+@pytest.mark.parametrize(
+    "options, message",
+    [
+        ({"workers": -1}, "workers=-1"),
+        ({"workers": "many"}, "workers='many'"),
+        ({"workers": 1.5}, "workers=1.5"),
+        ({"workers": 0}, "workers=0 trains nothing here"),
+        ({"trials_per_gpu": 0}, "trials_per_gpu=0"),
+        ({"strategy": "ring"}, "strategy='ring' is unknown"),
+        ({"workers": 1, "bind": "nowhere"}, "'nowhere' is not an address"),
+        ({"workers": 2, "max_worker_memory": "lots"}, "max_worker_memory='lots' is not a size"),
+        ({"max_params": 0}, "max_params=0"),
+        ({"max_consecutive_failures": 0}, "max_consecutive_failures=0"),
+    ],
+)
+def test_bad_scale_settings_fail_before_anything_is_written(tmp_path, options, message):
+    with pytest.raises(SearchError, match=message):
+        automodel.search(data="digits", directory=tmp_path, name="bad", **options)
+    assert not (tmp_path / "bad").exists()
+
+
+def test_architectures_workers_cannot_load_are_refused(tmp_path, small_digits):
+    from conftest import plugin_of, registered, tiny_architecture
+
+    with registered(plugin_of(tiny_architecture("local")), "local"):
+        with pytest.raises(SearchError, match="exists only in this process"):
+            automodel.search(data=small_digits, architectures=["local"], workers=2, directory=tmp_path, name="l", **SEARCH)
+    assert not (tmp_path / "l").exists()
+
+
+# -- real chief and workers ----------------------------------------------------
+
+
+def test_chief_and_two_workers_finish_exactly_max_trials_on_one_leaderboard(tmp_path, installed_plugin, digits_npz):
+    address = f"127.0.0.1:{free_port()}"
+    automodel_cli = [sys.executable, "-m", "automodel.cli"]
+    chief = subprocess.Popen(
+        [*automodel_cli, "chief", "--bind", address, "--task", "image_classification", "--data", str(digits_npz),
+         "--architectures", "dense", "--tuner", "random", "--max-trials", "6", "--epochs", "4",
+         "--dir", str(tmp_path), "--name", "cluster"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    run_dir = tmp_path / "cluster"
+    workers = [
+        subprocess.Popen([*automodel_cli, "worker", "--chief", address, "--dir", str(run_dir), "--id", name],
+                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        for name in ("w1", "w2")
+    ]
+    out, err = chief.communicate(timeout=600)
+    worker_errors = [worker.communicate(timeout=60)[1] for worker in workers]
+    assert chief.returncode == 0, err
+    assert [worker.returncode for worker in workers] == [0, 0], worker_errors
+    assert f"automodel worker --chief {address} --dir {run_dir}" in out  # the chief says how to join
+
+    result = automodel.open_run(run_dir)
+    board = result.leaderboard()
+    assert sorted(board["trial"]) == ["0", "1", "2", "3", "4", "5"]
+    assert (board["status"] == "completed").all() and (board["epochs"] == 4).all()
+    assert board["dense/units"].nunique() == 6  # distinct trials
+    assert {w for ran in workers_of(result).values() for w in ran} == {"w1", "w2"}  # both trained
+    assert result.run.meta()["status"] == "finished"
+    assert 0.3 < result.evaluate()["accuracy"] <= 1.0
+
+
+def test_a_stop_request_ends_workers_after_their_epoch_and_no_process_outlives_the_search(
+    tmp_path, installed_plugin, small_digits
+):
+    stop = threading.Event()
+    events = []
+
+    def reporter(event, **info):
+        events.append(event)
+        if event == "epoch_end":
+            stop.set()
+
+    result = automodel.search(
+        data=small_digits, architectures=["dense"], workers=2, max_trials=50, epochs=500, patience=500,
+        directory=tmp_path, name="s", reporter=reporter, stop_event=stop, **SEARCH,
+    )
+    assert_no_processes_left()
+    assert result.run.meta()["status"] == "stopped: stopped by user"
+    board = result.leaderboard()
+    assert 1 <= len(board) <= 2 and (board["status"] == "completed").all()
+    assert (board["reason"] == "stopped by user").all() and (board["epochs"] < 500).all()
+    assert events[0] == "chief_ready" and "trial_start" in events and events.count("trial_end") == len(board)
+
+
+def test_time_budget_with_workers_stops_on_time_and_keeps_what_finished(tmp_path, installed_plugin, small_digits):
+    started = time.monotonic()
+    result = automodel.search(
+        data=small_digits, architectures=["dense"], workers=2, max_trials=50, epochs=1000, patience=1000,
+        time_budget="30s", directory=tmp_path, name="t", **SEARCH,
+    )
+    elapsed = time.monotonic() - started
+    assert_no_processes_left()
+    assert result.run.meta()["status"].startswith("stopped: time budget")
+    board = result.leaderboard()
+    assert len(board) >= 1 and (board["status"] == "completed").all()
+    assert (board["reason"] == "time budget reached").all()
+    assert elapsed < 30 + 40  # 1000 epochs take minutes; the budget ended them after an epoch
+    assert result.best_trial_id in set(board["trial"])
+
+
+def test_consecutive_failures_in_workers_stop_the_search_with_a_clear_error(tmp_path, installed_plugin, small_digits):
+    with pytest.raises(SearchError, match="2 trials in a row failed.*this plugin always fails"):
+        automodel.search(
+            data=small_digits, architectures=["failing"], workers=2, max_trials=20, epochs=1,
+            max_consecutive_failures=2, directory=tmp_path, name="f", **SEARCH,
+        )
+    assert_no_processes_left()
+    board = automodel.open_run(tmp_path / "f").leaderboard()
+    assert 2 <= len(board) < 20 and (board["status"] == "failed").all()
+    assert board["reason"].str.contains("ValueError: this plugin always fails").all()
+
+
+def test_a_killed_worker_is_replaced_and_resumes_its_trial_and_big_workers_are_recycled(
+    tmp_path, installed_plugin, small_digits
+):
+    killed = []
+
+    def reporter(event, **info):
+        if event == "epoch_end" and info["trial_id"] == "0" and info["epoch"] >= 3 and not killed:
+            record = automodel.open_run(tmp_path / "k").run.trial_record("0")
+            killed.append(record["sessions"][-1]["pid"])
+            os.kill(killed[0], signal.SIGKILL)
+
+    result = automodel.search(
+        data=small_digits, architectures=["dense"], workers=1, max_trials=2, epochs=25, patience=100,
+        max_worker_memory="1MB", directory=tmp_path, name="k", reporter=reporter, **SEARCH,
+    )
+    assert_no_processes_left()
+    assert killed and result.run.meta()["status"] == "finished"
+    first, second = (result.run.trial_record(t) for t in ("0", "1"))
+    assert [s["pid"] for s in first["sessions"]][0] == killed[0] and len(first["sessions"]) == 2
+    assert first["sessions"][1]["first_epoch"] >= 3  # continued from its backup, not from scratch
+    assert first["epochs"] == len(first["history"]["loss"]) == 25
+    # every trial ran in a fresh process: 1 MB is below any worker's size
+    assert len({s["pid"] for r in (first, second) for s in r["sessions"]}) == 3
+    assert (result.leaderboard()["status"] == "completed").all()
+
+
+def test_worker_processes_end_when_the_search_process_is_killed(tmp_path, installed_plugin, digits_npz):
+    script = (
+        "import sys, numpy as np, automodel\n"
+        "data = np.load(sys.argv[1])\n"
+        "automodel.search(task='image_classification', data=(data['x'], data['y']), architectures=['dense'],\n"
+        "    tuner='random', workers=1, max_trials=50, epochs=500, patience=500, directory=sys.argv[2], name='o')\n"
+    )
+    search = subprocess.Popen([sys.executable, "-c", script, str(digits_npz), str(tmp_path)])
+    give_up = time.monotonic() + 300
+    while not list(tmp_path.glob("o/trial_*/automodel_trial.json")) and time.monotonic() < give_up:
+        time.sleep(0.2)
+    children = psutil.Process(search.pid).children(recursive=True)
+    assert len(children) >= 2  # a chief and a worker
+    search.kill()
+    search.wait()
+    gone, alive = psutil.wait_procs(children, timeout=15)
+    assert alive == []
