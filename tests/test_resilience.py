@@ -1,0 +1,100 @@
+"""Never lose finished work: a killed search resumes mid-trial; too-large models and strategies."""
+
+import json
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+import automodel
+from automodel import SearchError
+from conftest import plugin_of, registered, tiny_architecture
+
+EPOCHS = 40
+SEARCH_SCRIPT = f"""
+import sys, numpy as np, automodel
+data = np.load(sys.argv[1])
+automodel.search(task="image_classification", data=(data["x"], data["y"]), architectures=["dense"],
+    tuner="random", max_trials=3, epochs={EPOCHS}, patience=1000, directory=sys.argv[2], name="r", seed=5)
+"""
+
+
+def read(path):
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
+def test_a_search_killed_mid_trial_resumes_that_trial_from_its_last_epoch(tmp_path, installed_plugin, digits_npz):
+    run = tmp_path / "r"
+    search = subprocess.Popen([sys.executable, "-c", SEARCH_SCRIPT, str(digits_npz), str(tmp_path)])
+    give_up = time.monotonic() + 300
+    while read(run / "trial_1" / "automodel_trial.json").get("epochs", 0) < 3:
+        assert search.poll() is None and time.monotonic() < give_up, "the search ended before it could be killed"
+        time.sleep(0.05)
+    search.send_signal(signal.SIGKILL)
+    search.wait()
+
+    finished = {name: (run / "trial_0" / name).read_bytes() for name in ("trial.json", "automodel_trial.json")}
+    interrupted = read(run / "trial_1" / "automodel_trial.json")
+    assert read(run / "trial_0" / "trial.json")["status"] == "COMPLETED" and interrupted["status"] == "running"
+    assert 3 <= interrupted["epochs"] < EPOCHS
+
+    subprocess.run([sys.executable, "-c", SEARCH_SCRIPT, str(digits_npz), str(tmp_path)], check=True, timeout=600)
+
+    for name, content in finished.items():  # the finished trial was not run again
+        assert (run / "trial_0" / name).read_bytes() == content
+    resumed = read(run / "trial_1" / "automodel_trial.json")
+    first = resumed["sessions"][1]["first_epoch"]
+    # from the backup, not from epoch 0; the record is written just before the backup, so it may be one ahead
+    assert len(resumed["sessions"]) == 2 and max(2, interrupted["epochs"] - 1) <= first <= interrupted["epochs"]
+    history = resumed["history"]
+    assert resumed["epochs"] == len(history["loss"]) == EPOCHS  # continued, not restarted
+    assert history["loss"][:first] == interrupted["history"]["loss"][:first]
+    loss = history["loss"]
+    assert abs(loss[first] - loss[first - 1]) < abs(loss[first] - loss[0])  # trained weights, not fresh ones
+    assert not (run / "trial_1" / "backup").exists()  # the backup goes once the trial is done
+
+    result = automodel.open_run(run)
+    board = result.leaderboard().set_index("trial")
+    assert list(board["status"]) == ["completed"] * 3 and result.run.meta()["status"] == "finished"
+    # ranked on all of its epochs, before and after the interruption
+    assert board.loc["1", "val_accuracy"] == pytest.approx(max(history["val_accuracy"]))
+    assert read(run / "trial_1" / "trial.json")["score"] == pytest.approx(max(history["val_accuracy"]))
+
+
+def test_a_model_over_max_params_fails_its_trial_with_the_reason(tmp_path, small_digits):
+    with registered(plugin_of(tiny_architecture()), "tiny"):
+        result = automodel.search(
+            task="image_classification", data=small_digits, architectures=["tiny"], tuner="grid", max_trials=4,
+            epochs=1, max_params=1000, max_consecutive_failures=4, directory=tmp_path, name="big",
+        )
+    board = result.leaderboard()
+    completed, failed = board[board["status"] == "completed"], board[board["status"] == "failed"]
+    assert list(completed["tiny/units"]) == [8] and sorted(failed["tiny/units"]) == [16, 24, 32]
+    assert (completed["params"] <= 1000).all() and (failed["params"] > 1000).all()
+    for _, row in failed.iterrows():
+        assert row["reason"] == (
+            f"FailedTrialError: model too large: {row['params']:,} parameters, over max_params=1,000. "
+            "Narrow the architecture's search space or raise max_params."
+        )
+
+
+def test_too_large_models_in_a_row_stop_the_search(tmp_path, small_digits):
+    with registered(plugin_of(tiny_architecture()), "tiny"):
+        with pytest.raises(SearchError, match="2 trials in a row failed.*over max_params=10"):
+            automodel.search(
+                task="image_classification", data=small_digits, architectures=["tiny"], tuner="random",
+                max_trials=5, epochs=1, max_params=10, max_consecutive_failures=2, directory=tmp_path, name="b",
+            )
+
+
+def test_mirrored_strategy_trains_on_a_machine_without_gpus(tmp_path, small_digits):
+    with registered(plugin_of(tiny_architecture()), "tiny"):
+        result = automodel.search(
+            task="image_classification", data=small_digits, architectures=["tiny"], tuner="random", max_trials=1,
+            epochs=2, strategy="mirrored", directory=tmp_path, name="m",
+        )
+        record = result.run.trial_record(result.best_trial_id)
+        assert record["status"] == "completed" and record["epochs"] == 2 and record["replicas"] == 1
+        assert 0.0 <= result.evaluate()["accuracy"] <= 1.0
