@@ -217,14 +217,15 @@ def test_leaderboard_watches_a_run_written_by_another_process(tmp_path):
          "--tuner", "random", "--max-trials", "2", "--epochs", "1", "--dir", str(tmp_path), "--name", "live"],
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
     )
-    seen, deadline = set(), time.monotonic() + 300
+    seen = set()
     try:
-        while (process.poll() is None or view.watching) and time.monotonic() < deadline:
+        while process.poll() is None:
             seen.add((view.status, 0 if view.board is None else len(view.board)))
             time.sleep(0.05)
     finally:
         process.kill()
-    assert process.returncode == 0, process.stderr.read()
+    assert process.wait() == 0, process.stderr.read()
+    wait_until(lambda: not view.watching, timeout=10, what="the view to see the run end")
     assert ("running", 1) in seen  # it showed the run while it was being written
     assert view.status == "finished" and len(view.board) == 2 and not view.watching
     assert view.table.value.count('class="automodel-row automodel-completed') == 2
@@ -235,3 +236,59 @@ def test_a_broken_run_directory_is_a_message_not_an_exception(tmp_path):
     view = Leaderboard(tmp_path, watch=False)
     assert view.notice.kind == "error"
     assert f"Cannot read the run directory {tmp_path}" in view.notice.text and "objective" in view.notice.text
+
+
+def test_export_writes_the_chosen_trial_and_lists_what_was_written(digits_run, tmp_path):
+    app = SearchApp(directory=str(digits_run.path.parent), name=digits_run.path.name)
+    assert len(app.board.board) == 2 and not app.exporter.button.disabled  # the earlier run is shown
+    other = str(app.board.board.iloc[1]["trial"])
+    app.board.trial.value = other
+    for name, box in app.exporter.formats.items():
+        box.value = name in ("keras", "tflite")
+    app.exporter.folder.value = str(tmp_path / "out")
+    app.exporter.button.click()
+    assert app.exporter.wait(300)
+    assert app.exporter.notice.kind == "success", app.exporter.notice.text
+    written = {p.name for p in app.exporter.written}
+    assert {"model.keras", "model.tflite", "model_card.json"} <= written
+    assert all((tmp_path / "out" / p.name).is_file() for p in app.exporter.written)
+    assert app.exporter.card["trial"] == other and set(app.exporter.card["formats"]) == {"keras", "tflite"}
+    listing = app.exporter.listing.value
+    assert listing.count('class="automodel-file"') == len(written)
+    assert "<b>tflite</b>: <code>model.tflite</code>, checked with" in listing and "on the test split: accuracy" in listing
+
+    app.exporter.button.click()  # the folder exists now
+    assert app.exporter.wait(120)
+    assert app.exporter.notice.kind == "error" and "overwrite" in app.exporter.notice.text.lower()
+    assert app.exporter.listing.value == ""
+
+    for box in app.exporter.formats.values():
+        box.value = False
+    assert app.export() is None and "No format is ticked" in app.exporter.notice.text
+
+
+def test_a_path_becomes_an_image_folder_or_a_table_with_its_target(tiny, tmp_path):
+    from PIL import Image
+
+    from automodel.data import image_folder
+
+    rng = np.random.default_rng(0)
+    for label, level in (("dark", 40), ("mid", 128), ("light", 215)):
+        (tmp_path / "data" / "images" / label).mkdir(parents=True)
+        for i in range(12):
+            pixels = np.clip(rng.normal(level, 20, (8, 8)), 0, 255).astype("uint8")
+            Image.fromarray(pixels).save(tmp_path / "data" / "images" / label / f"{i}.png")
+    app = tiny(tmp_path, max_trials=1, epochs=1)
+    app.form.data.value = "path:"
+    assert app.form.image_size.layout.display is None and app.form.target.layout.display is None
+    app.form.path.value = str(tmp_path / "data" / "images")
+    app.form.image_size.value = "eight by eight"
+    app.start()
+    assert app.job is None and "type height x width" in app.notice.text
+    app.form.image_size.value = "8x8"
+    options = app.form.options()
+    assert options["name"] == "images" and options["data"] == image_folder(tmp_path / "data" / "images", (8, 8))
+
+    (tmp_path / "table.csv").write_text("a,b,label\n1,2,x\n")
+    app.form.path.value = str(tmp_path / "table.csv")
+    assert app.start() is None and "Which column of" in app.notice.text and "Target column" in app.notice.text

@@ -4,7 +4,9 @@ The panel is the settings form, Start and Stop, a progress line, the live
 leaderboard with learning curves, and export. Start runs ``automodel.search``
 in a background thread (TensorFlow loads then, not when the panel is shown),
 with the progress view as its reporter and Stop wired to its ``stop_event``, so
-a stop ends the search after the current epoch and keeps what finished. Every
+a stop ends the search after the current epoch and keeps what finished. The
+leaderboard refreshes on each trial event and also polls the run directory
+while the search runs. Every
 error (bad settings, bad data, a broken plugin, a failed search) ends up in the
 panel's notice line.
 """
@@ -118,7 +120,11 @@ class SearchApp(widgets.VBox):
         self._set_running(True)
         self.notice.show(f"Searching; the run directory is {run_dir}.")
         self.job = Job(lambda: self._search(options), self._finished, name="automodel-search")
-        return self.job.start()
+        self.job.start()
+        # Trial events refresh the view at once; polling also shows what other
+        # processes write (distributed workers report to the run directory).
+        self.board.watch(until=lambda: not self.running)
+        return self.job
 
     def _search(self, options: dict):
         load_tensorflow()

@@ -150,18 +150,19 @@ class Leaderboard(widgets.VBox):
             self.refresh()
 
     # -- live updates --------------------------------------------------------
-    def watch(self) -> None:
-        """Re-read the run directory every ``interval`` seconds until the run is no longer running."""
+    def watch(self, until=None) -> None:
+        """Re-read the run directory every ``interval`` seconds until the run is no longer
+        running, or, given ``until`` (a function), until it returns True."""
         if self._watcher is not None and self._watcher.is_alive():
             return
         self._stop_watching.clear()
-        self._watcher = threading.Thread(target=self._watch, name="automodel-leaderboard", daemon=True)
+        self._watcher = threading.Thread(target=self._watch, args=(until,), name="automodel-leaderboard", daemon=True)
         self._watcher.start()
 
-    def _watch(self) -> None:
+    def _watch(self, until) -> None:
         while not self._stop_watching.wait(self.interval):
             self.refresh()
-            if self.status not in (None, "running"):
+            if until() if until is not None else self.status not in (None, "running"):
                 return
 
     @property

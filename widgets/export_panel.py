@@ -1,8 +1,11 @@
-"""Export a trained model from the panel: formats, a folder, and a list of what was written.
+"""Export a trained model from the panel: formats, a folder, and what was written.
 
-The work is ``SearchResult.export`` (automodel's exporter, which verifies each
-artifact in its own runtime); the panel only collects the choices, runs it in
-the background and lists the files it finds in the target folder afterwards.
+The work is ``SearchResult.export`` (automodel's exporter, which checks each
+artifact in its own runtime); the panel collects the choices, runs it in the
+background, and shows the verification of each format from the returned model
+card and the files in the target folder. Runtimes such as TensorFlow Lite log
+to file descriptor 2 from native code, which a notebook would show in a cell,
+so the export runs with it silenced.
 """
 
 from __future__ import annotations
@@ -14,17 +17,18 @@ import ipywidgets as widgets
 
 import automodel
 from automodel import SearchError
-from automodel.startup import load_tensorflow
+from automodel.export import DEFAULT_FORMATS, FORMATS
+from automodel.startup import load_tensorflow, quiet_native_stderr
 
 from .notice import Notice
 from .worker import Job
 
-FORMATS = (
-    ("keras", ".keras file"),
-    ("saved_model", "TensorFlow SavedModel"),
-    ("tflite", "TensorFlow Lite"),
-    ("onnx", "ONNX (needs the onnx extra)"),
-)
+LABELS = {
+    "keras": ".keras file",
+    "saved_model": "TensorFlow SavedModel",
+    "tflite": "TensorFlow Lite",
+    "onnx": "ONNX, needs the onnx extra",
+}
 
 
 def _size(n: int) -> str:
@@ -35,11 +39,29 @@ def _size(n: int) -> str:
     return f"{n:.1f} GB"
 
 
-def listing_html(folder: Path, files: list[Path]) -> str:
-    rows = "".join(
-        f"<li><code>{html.escape(str(f.relative_to(folder)))}</code> ({_size(f.stat().st_size)})</li>" for f in files
+def _verification(name: str, outcome: dict) -> str:
+    if outcome.get("status") == "verified":
+        return (f"<b>{html.escape(name)}</b>: <code>{html.escape(str(outcome.get('path', '')))}</code>, checked with "
+                f"{html.escape(str(outcome.get('runtime', '')))} (largest difference {outcome.get('max_abs_diff', 0):.2g})")
+    return f"<b>{html.escape(name)}</b>: {html.escape(str(outcome.get('status')))}: {html.escape(str(outcome.get('reason', '')))}"
+
+
+def listing_html(folder: Path, files: list[Path], card: dict | None) -> str:
+    """The formats as verified (from the model card), then every file written."""
+    card = card if isinstance(card, dict) else {}
+    checks = "".join(f"<li>{_verification(n, o)}</li>" for n, o in (card.get("formats") or {}).items())
+    test = (card.get("metrics") or {}).get("test") or {}
+    scores = ", ".join(f"{k} {v:.4g}" for k, v in test.items())
+    files_html = "".join(
+        f'<li class="automodel-file"><code>{html.escape(f.relative_to(folder).as_posix())}</code> '
+        f"({_size(f.stat().st_size)})</li>"
+        for f in files
     )
-    return f"<div>Written to <code>{html.escape(str(folder.resolve()))}</code>:</div><ul>{rows}</ul>"
+    return (
+        (f"<div>Trial {html.escape(str(card.get('trial')))} on the test split: {scores}</div>" if scores else "")
+        + (f"<ul>{checks}</ul>" if checks else "")
+        + f"<div>Written to <code>{html.escape(str(folder.resolve()))}</code>:</div><ul>{files_html}</ul>"
+    )
 
 
 class ExportPanel(widgets.VBox):
@@ -47,8 +69,11 @@ class ExportPanel(widgets.VBox):
 
     def __init__(self, folder: str = "exported-model", **kwargs):
         self.formats = {
-            name: widgets.Checkbox(value=name == "keras", description=f"{name} ({about})", indent=False, layout={"width": "auto"})
-            for name, about in FORMATS
+            name: widgets.Checkbox(
+                value=name in DEFAULT_FORMATS, indent=False, layout={"width": "auto"},
+                description=f"{name} ({LABELS[name]})" if name in LABELS else name,
+            )
+            for name in FORMATS
         }
         self.folder = widgets.Text(description="Folder", value=folder, layout={"width": "420px"})
         self.overwrite = widgets.Checkbox(description="Replace the folder if it exists", value=False, indent=False)
@@ -73,6 +98,7 @@ class ExportPanel(widgets.VBox):
         self.add_class("automodel-export-panel")
         self.job: Job | None = None
         self.written: list[Path] = []  # the files of the last export, for code that drives the panel
+        self.card: dict | None = None  # the model card the last export returned
 
     def chosen_formats(self) -> tuple[str, ...]:
         return tuple(name for name, box in self.formats.items() if box.value)
@@ -83,7 +109,7 @@ class ExportPanel(widgets.VBox):
         folder = Path(self.folder.value.strip() or "exported-model").expanduser()
         overwrite = self.overwrite.value
         self.listing.value = ""
-        self.written = []
+        self.written, self.card = [], None
         if not formats:
             self.notice.error(SearchError("No format is ticked. Tick at least one export format."))
             return None
@@ -92,16 +118,18 @@ class ExportPanel(widgets.VBox):
 
         def work():
             load_tensorflow()
-            return automodel.open_run(run_dir).export(folder, formats=formats, trial=trial, overwrite=overwrite)
+            with quiet_native_stderr():
+                return automodel.open_run(run_dir).export(folder, formats=formats, trial=trial, overwrite=overwrite)
 
         def done(error):
             self.button.disabled = False
             if error is not None:
                 self.notice.error(error, self.job.trace)
                 return
+            self.card = self.job.value
             self.written = sorted(p for p in folder.rglob("*") if p.is_file())
-            self.listing.value = listing_html(folder, self.written)
-            self.notice.show(f"Exported {len(self.written)} files.", "success")
+            self.listing.value = listing_html(folder, self.written, self.card)
+            self.notice.show(f"Exported to {folder}: {len(self.written)} files.", "success")
 
         self.job = Job(work, done, name="automodel-export")
         return self.job.start()

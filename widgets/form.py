@@ -4,9 +4,10 @@ Tasks, demo data sets and architectures come from the registry, so an
 installed third-party plugin appears as one more checkbox with its description.
 Data can be a built-in data set, an object from the notebook (``(x, y)``
 arrays, a DataFrame: whatever ``automodel.search`` accepts as ``data``), or a
-path to a folder of images or a CSV file, handed to ``search`` as a
-``pathlib.Path``. What the form can check without TensorFlow it checks here;
-the rest is checked by ``search`` itself, before any training.
+path: a folder of images in class sub-folders (``automodel.data.image_folder``)
+or a CSV / .npz file. A table names its target column. What the form can check
+without TensorFlow it checks here; the rest is checked by ``search`` itself,
+before any training.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import ipywidgets as widgets
 
 import automodel
 from automodel import DataError, SearchError
+from automodel.data import image_folder
 
 # The tuners automodel.search knows (the engine's list loads TensorFlow).
 TUNER_CHOICES = (
@@ -26,7 +28,9 @@ TUNER_CHOICES = (
     ("Grid search", "grid"),
 )
 PATH = "path:"
+TABLE_SUFFIXES = (".csv", ".tsv", ".csv.gz")
 STYLE = {"description_width": "110px"}
+WIDE = {"width": "430px"}
 
 
 def _notebook_sources(data) -> dict:
@@ -61,40 +65,51 @@ class SearchForm(widgets.VBox):
         self._wanted_architectures = architectures
         self.task = widgets.Dropdown(
             description="Task",
-            options=[(f"{t.name}", t.name) for t in self.tasks.values()],
+            options=[(t.name, t.name) for t in self.tasks.values()],
             value=task or self._default_task(dataset),
             style=STYLE,
+            layout=WIDE,
         )
-        self.data = widgets.Dropdown(description="Data", style=STYLE, layout={"width": "420px"})
+        self.data = widgets.Dropdown(description="Data", style=STYLE, layout=WIDE)
         self.path = widgets.Text(
-            description="Path", placeholder="folder of images (one sub-folder per class) or a .csv file",
-            style=STYLE, layout={"width": "420px", "display": "none"},
+            description="Path", placeholder="folder of images (a sub-folder per class), .csv or .npz",
+            style=STYLE, layout={**WIDE, "display": "none"},
         )
-        self.tuner = widgets.Dropdown(description="Tuner", options=TUNER_CHOICES, value=tuner, style=STYLE)
-        self.max_trials = widgets.BoundedIntText(description="Max trials", value=max_trials, min=1, max=100_000, style=STYLE)
-        self.epochs = widgets.BoundedIntText(description="Epochs / trial", value=epochs, min=1, max=100_000, style=STYLE)
+        self.target = widgets.Text(
+            description="Target column", placeholder="the column to predict (tables)", style=STYLE,
+            layout={**WIDE, "display": "none"},
+        )
+        self.image_size = widgets.Text(
+            description="Image size", placeholder="e.g. 64x64 (folders of mixed sizes)", style=STYLE,
+            layout={**WIDE, "display": "none"},
+        )
+        self.tuner = widgets.Dropdown(description="Tuner", options=TUNER_CHOICES, value=tuner, style=STYLE, layout=WIDE)
+        self.max_trials = widgets.BoundedIntText(description="Max trials", value=max_trials, min=1, max=100_000, style=STYLE, layout=WIDE)
+        self.epochs = widgets.BoundedIntText(description="Epochs / trial", value=epochs, min=1, max=100_000, style=STYLE, layout=WIDE)
         self.time_budget = widgets.Text(
             description="Time budget", value="" if time_budget is None else str(time_budget),
-            placeholder="e.g. 90s, 15m, 2h (empty: none)", style=STYLE,
+            placeholder="e.g. 90s, 15m, 2h (empty: no limit)", style=STYLE, layout=WIDE,
         )
-        self.directory = widgets.Text(description="Directory", value=str(directory), style=STYLE)
-        self.name = widgets.Text(description="Run name", value=name or "", placeholder="(the data's name)", style=STYLE)
+        self.directory = widgets.Text(description="Directory", value=str(directory), style=STYLE, layout=WIDE)
+        self.name = widgets.Text(description="Run name", value=name or "", placeholder="(the data's name)", style=STYLE, layout=WIDE)
         self.overwrite = widgets.Checkbox(description="Start over (delete that run's trials)", value=False, indent=False)
         self.architecture_boxes: dict[str, widgets.Checkbox] = {}
         self.architecture_list = widgets.VBox()
         for widget, css in (
-            (self.task, "task"), (self.data, "data"), (self.path, "path"), (self.tuner, "tuner"),
+            (self.task, "task"), (self.data, "data"), (self.path, "path"), (self.target, "target"),
+            (self.image_size, "image-size"), (self.tuner, "tuner"),
             (self.max_trials, "max-trials"), (self.epochs, "epochs"), (self.time_budget, "time-budget"),
             (self.directory, "directory"), (self.name, "name"), (self.overwrite, "overwrite"),
             (self.architecture_list, "architectures"),
         ):
             widget.add_class(f"automodel-{css}")
         settings = widgets.VBox(
-            [self.task, self.data, self.path, self.tuner, self.max_trials, self.epochs,
-             self.time_budget, self.directory, self.name, self.overwrite]
+            [self.task, self.data, self.path, self.target, self.image_size, self.tuner, self.max_trials,
+             self.epochs, self.time_budget, self.directory, self.name, self.overwrite],
+            layout={"min_width": "440px", "overflow": "visible"},
         )
         architectures_box = widgets.VBox([widgets.HTML("<b>Architectures to try</b>"), self.architecture_list])
-        super().__init__([widgets.HBox([settings, architectures_box], layout={"grid_gap": "24px"})])
+        super().__init__([widgets.HBox([settings, architectures_box], layout={"grid_gap": "24px", "overflow": "visible"})])
         self.task.observe(lambda _: self._task_changed(), "value")
         self.data.observe(lambda _: self._data_changed(), "value")
         self._task_changed(dataset)
@@ -143,12 +158,16 @@ class SearchForm(widgets.VBox):
         self.architecture_list.children = rows
 
     def _data_changed(self) -> None:
-        self.path.layout.display = None if self.data.value == PATH else "none"
+        kind, _, key = self.data.value.partition(":")
+        table = kind == "notebook" and hasattr(self.notebook_data[key], "columns")  # a DataFrame
+        for field, shown in ((self.path, kind == "path"), (self.image_size, kind == "path"),
+                             (self.target, kind == "path" or table)):
+            field.layout.display = None if shown else "none"
 
     # -- reading the form ------------------------------------------------------
     @property
     def controls(self) -> list[widgets.Widget]:
-        return [self.task, self.data, self.path, self.tuner, self.max_trials, self.epochs, self.time_budget,
+        return [self.task, self.data, self.path, self.target, self.image_size, self.tuner, self.max_trials, self.epochs, self.time_budget,
                 self.directory, self.name, self.overwrite, *self.architecture_boxes.values()]
 
     def set_disabled(self, disabled: bool) -> None:
@@ -164,11 +183,22 @@ class SearchForm(widgets.VBox):
             return self.notebook_data[key], key
         text = self.path.value.strip()
         if not text:
-            raise DataError("Type the path of a folder of images (one sub-folder per class) or of a CSV file.")
+            raise DataError("Type the path of a folder of images (a sub-folder per class), or of a .csv or .npz file.")
         path = Path(text).expanduser()
         if not path.exists():
             raise DataError(f"{path} does not exist. Check the path (relative paths start in the notebook's folder).")
-        return path, path.stem
+        if path.is_dir():
+            return image_folder(path, image_size=self._image_size()), path.name
+        return str(path), path.name.split(".")[0]
+
+    def _image_size(self) -> tuple[int, int] | None:
+        text = self.image_size.value.strip().lower().replace(" ", "")
+        if not text:
+            return None
+        height, _, width = text.partition("x")
+        if not (height.isdigit() and width.isdigit()):
+            raise DataError(f"Image size {self.image_size.value!r}: type height x width in pixels, e.g. 64x64.")
+        return int(height), int(width)
 
     def chosen_architectures(self) -> list[str]:
         return [name for name, box in self.architecture_boxes.items() if box.value]
@@ -179,7 +209,12 @@ class SearchForm(widgets.VBox):
         architectures = self.chosen_architectures()
         if not architectures:
             raise SearchError("No architecture is ticked. Tick at least one architecture to try.")
+        target = self.target.value.strip() if self.target.layout.display is None else ""
+        labelled = self.tasks[self.task.value].target != "generation"
+        if labelled and not target and isinstance(data, str) and data.endswith(TABLE_SUFFIXES):
+            raise DataError(f"Which column of {data} is the target? Type its name under Target column.")
         return dict(
+            **({"target": target} if target else {}),
             task=self.task.value,
             data=data,
             architectures=architectures,
