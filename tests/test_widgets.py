@@ -172,6 +172,21 @@ def test_failing_trials_show_their_reasons_and_the_search_error(small_digits, tm
     assert app.exporter.button.disabled  # no model to export
 
 
+@pytest.mark.parametrize(
+    "settings, message",
+    [
+        ({"task": "poetry"}, "Unknown task 'poetry'. Known tasks:"),
+        ({"dataset": "mnist"}, "Unknown data set 'mnist'. Built-in data sets: "),
+        ({"architectures": ["transformer"]}, "Unknown architecture 'transformer'. Installed: "),
+        ({"tuner": "genetic"}, "Unknown tuner 'genetic'. Choose one of: bayesian, random"),
+    ],
+)
+def test_wrong_presets_are_shown_in_the_panel(settings, message):
+    app = SearchApp(**settings)
+    assert app.form is None and app.start_button.disabled
+    assert app.notice.kind == "error" and message in app.notice.text
+
+
 def test_a_plugin_that_fails_to_load_is_shown_in_the_panel(clean_registry, fake_distribution):
     fake_distribution("broken-plugin", "0.1", {"broken": "broken_mod"}, {"broken_mod": "raise ImportError('no such thing')"})
     app = SearchApp()

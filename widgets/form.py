@@ -62,6 +62,7 @@ class SearchForm(widgets.VBox):
         self.notebook_data = _notebook_sources(data)
         self.tasks = automodel.get_tasks()  # a broken plugin raises here, shown by the panel
         self.datasets = automodel.get_datasets()
+        self._check_presets(task, dataset, architectures, tuner)
         self._wanted_architectures = architectures
         self.task = widgets.Dropdown(
             description="Task",
@@ -113,6 +114,16 @@ class SearchForm(widgets.VBox):
         self.task.observe(lambda _: self._task_changed(), "value")
         self.data.observe(lambda _: self._data_changed(), "value")
         self._task_changed(dataset)
+
+    def _check_presets(self, task, dataset, architectures, tuner) -> None:
+        if task is not None:
+            automodel.get_task(task)  # names the known tasks
+        if dataset is not None and dataset not in self.datasets:
+            raise DataError(f"Unknown data set {dataset!r}. Built-in data sets: {', '.join(sorted(self.datasets))}.")
+        for name in architectures or ():
+            automodel.get_architecture(name)  # names the installed ones
+        if tuner not in {value for _, value in TUNER_CHOICES}:
+            raise SearchError(f"Unknown tuner {tuner!r}. Choose one of: {', '.join(v for _, v in TUNER_CHOICES)}.")
 
     def _default_task(self, dataset: str | None) -> str:
         if dataset in self.datasets:
