@@ -30,6 +30,9 @@ def _load_engine():
 
 
 def _print_trial(event, record=None, objective=None, score=None, **info):
+    if event == "chief_ready":
+        print(f"chief listening on {info['address']}; start workers with:", flush=True)
+        print(f"  automodel worker --chief {info['address']} --dir {info['run_dir']}", flush=True)
     if event != "trial_end":
         return
     line = f"trial {record['trial_id']:>4}  {record['architecture'] or '?':<10} {record['status']:<9}"
@@ -105,7 +108,25 @@ def cmd_tasks(args) -> int:
 
 
 def cmd_search(args) -> int:
-    options = dict(
+    return _run_search(_search_options(args, workers="auto"))
+
+
+def cmd_chief(args) -> int:
+    return _run_search(dict(_search_options(args, workers=0), bind=args.bind))
+
+
+def cmd_worker(args) -> int:
+    from .worker import main
+
+    return main(args)
+
+
+def _workers(value: str):
+    return value if value == "auto" else int(value)
+
+
+def _search_options(args, workers) -> dict:
+    return dict(
         task=args.task,
         data=_read_data(args.data),
         architectures=args.architectures,
@@ -118,8 +139,13 @@ def cmd_search(args) -> int:
         seed=args.seed,
         overwrite=args.overwrite,
         batch_size=args.batch_size,
+        workers=workers if args.workers is None else args.workers,
+        trials_per_gpu=args.trials_per_gpu,
+        strategy=args.strategy,
+        max_worker_memory=args.max_worker_memory,
+        max_params=args.max_params,
+        max_consecutive_failures=args.max_consecutive_failures,
     )
-    return _run_search(options)
 
 
 def cmd_demo(args) -> int:
@@ -167,7 +193,7 @@ def build_parser() -> argparse.ArgumentParser:
     tasks = commands.add_parser("tasks", help="list tasks, their architectures and demo data")
     tasks.set_defaults(run=cmd_tasks)
 
-    search = commands.add_parser("search", help="run (or resume) a model search")
+    search = argparse.ArgumentParser(add_help=False)  # the options of both search and chief
     search.add_argument("--task", help="task name (default: the demo data set's task)")
     search.add_argument("--data", default="digits", help="built-in data set name or a .npz file with x and y")
     search.add_argument("--architectures", nargs="+", help="architectures to try (default: all for the task)")
@@ -180,7 +206,25 @@ def build_parser() -> argparse.ArgumentParser:
     search.add_argument("--name", help="run directory name (default: the data set or task name)")
     search.add_argument("--seed", type=int, default=42)
     search.add_argument("--overwrite", action="store_true", help="start over instead of resuming")
-    search.set_defaults(run=cmd_search)
+    search.add_argument("--workers", type=_workers, help="worker processes: auto (one per GPU; search's default) or a number (chief's: 0)")
+    search.add_argument("--trials-per-gpu", type=int, default=1, help="with --workers auto: trials sharing one GPU")
+    search.add_argument("--strategy", choices=["mirrored"], help="train each trial over all local GPUs")
+    search.add_argument("--max-worker-memory", help="replace a worker process past this size, e.g. 8GB")
+    search.add_argument("--max-params", type=int, help="fail trials whose model has more parameters")
+    search.add_argument("--max-consecutive-failures", type=int, default=3, help="failed trials in a row that end the search")
+    commands.add_parser("search", parents=[search], help="run (or resume) a model search").set_defaults(run=cmd_search)
+
+    chief = commands.add_parser(
+        "chief", parents=[search], help="run a search whose trials workers on other machines train"
+    )
+    chief.add_argument("--bind", default="127.0.0.1:8765", help="HOST:PORT the workers connect to")
+    chief.set_defaults(run=cmd_chief)
+
+    from .worker import add_arguments
+
+    worker = commands.add_parser("worker", help="train trials for a chief (on this machine or another)")
+    add_arguments(worker)
+    worker.set_defaults(run=cmd_worker)
 
     board = commands.add_parser("leaderboard", help="show the trials of a run directory")
     board.add_argument("run_dir")

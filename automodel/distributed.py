@@ -25,6 +25,7 @@ import dataclasses
 import ipaddress
 import os
 import re
+import socket
 import subprocess
 import sys
 import threading
@@ -85,7 +86,7 @@ def plan(
             "processes (0 with bind= to train only on other machines)."
         )
     if bind is not None:
-        parse_address(bind)
+        _check_bindable(*parse_address(bind))
         warn_if_exposed(bind)
     if workers == 0 and bind is None:
         raise SearchError("workers=0 trains nothing here; pass bind='HOST:PORT' for remote workers, or workers >= 1.")
@@ -148,6 +149,18 @@ def parse_address(address: str) -> tuple[str, int]:
     if not host or not port.isdigit() or int(port) > 65535:
         raise SearchError(f"{address!r} is not an address. Use HOST:PORT, e.g. 127.0.0.1:8000 or 10.0.0.5:8000.")
     return host, int(port)
+
+
+def _check_bindable(host: str, port: int) -> None:
+    """Fail now, not in the chief process, on an address this machine cannot listen on."""
+    try:
+        with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+            probe.bind((host, port))
+    except OSError as exc:
+        raise SearchError(
+            f"The chief cannot listen on {host}:{port} ({exc.strerror}). Choose a free port, and an "
+            "address of this machine."
+        ) from None
 
 
 def is_loopback(host: str) -> bool:

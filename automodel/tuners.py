@@ -24,6 +24,7 @@ from typing import Callable
 
 import keras
 import keras_tuner as kt
+import psutil
 from keras_tuner.src import config as keras_tuner_config
 from keras_tuner.src.engine.trial import TrialStatus
 
@@ -267,6 +268,7 @@ class TrialBookkeeping:
     def on_trial_end(self, trial):
         record = self._records[trial.trial_id]
         self._count_seconds(trial)
+        record["sessions"][-1]["memory_mib"] = round(psutil.Process().memory_info().rss / 2**20, 1)
         if trial.status in (TrialStatus.INVALID, TrialStatus.FAILED):
             resume.discard_backup(self.run.trial_dir(trial.trial_id))
             record["status"] = "failed"

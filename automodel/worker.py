@@ -8,7 +8,8 @@ worker loop (``KERASTUNER_TUNER_ID`` / ``KERASTUNER_ORACLE_IP`` /
 ``KERASTUNER_ORACLE_PORT``), writing each trial's record itself.
 
 Host memory is checked between trials: a worker over its limit leaves with
-``RECYCLE_EXIT`` and its supervisor starts a fresh process in its place. A worker
+``RECYCLE_EXIT`` and its supervisor starts a fresh process in its place (one
+started by hand replaces its own process image instead). A worker
 restarted with the same ``--id`` gets its unfinished trial back from the chief,
 and the trial resumes from its last epoch.
 """
@@ -144,6 +145,10 @@ def add_arguments(parser) -> None:
 
 
 def main(args) -> int:
-    """The ``automodel worker`` command."""
+    """The ``automodel worker`` command; without a supervisor, it replaces itself when recycled."""
     watch_parent(args.parent_pid)
-    return run_worker(args.dir, args.chief, args.id, args.max_memory, args.wait)
+    code = run_worker(args.dir, args.chief, args.id, args.max_memory, args.wait)
+    if code == RECYCLE_EXIT and args.parent_pid is None:
+        sys.stderr.flush()
+        os.execv(sys.executable, [sys.executable, "-m", "automodel.cli", *sys.argv[1:]])  # a fresh process image
+    return code

@@ -88,10 +88,10 @@ def test_sizes_and_memory_limits():
 
 
 def test_binding_beyond_this_machine_warns_that_grpc_is_unauthenticated(recwarn):
-    plan(1, bind="127.0.0.1:9000", gpus=[])
+    plan(1, bind="127.0.0.1:0", gpus=[])
     assert not [w for w in recwarn if "unauthenticated" in str(w.message)]
     with pytest.warns(UserWarning, match="unauthenticated"):
-        plan(1, bind="0.0.0.0:9000", gpus=[])
+        plan(1, bind="0.0.0.0:0", gpus=[])
 
 
 @pytest.mark.parametrize(
@@ -113,6 +113,17 @@ def test_bad_scale_settings_fail_before_anything_is_written(tmp_path, options, m
     with pytest.raises(SearchError, match=message):
         automodel.search(data="digits", directory=tmp_path, name="bad", **options)
     assert not (tmp_path / "bad").exists()
+
+
+def test_an_address_this_machine_cannot_listen_on_is_refused_before_anything_is_written(tmp_path):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        busy = f"127.0.0.1:{taken.getsockname()[1]}"
+        for address, message in ((busy, "Address already in use"), ("192.0.2.1:8765", "Cannot assign")):
+            with pytest.raises(SearchError, match=f"cannot listen on {address} .*{message}"):
+                automodel.search(data="digits", workers=1, bind=address, directory=tmp_path, name="b")
+    assert not (tmp_path / "b").exists()
 
 
 def test_architectures_workers_cannot_load_are_refused(tmp_path, small_digits):
@@ -252,3 +263,18 @@ def test_worker_processes_end_when_the_search_process_is_killed(tmp_path, instal
     search.wait()
     gone, alive = psutil.wait_procs(children, timeout=15)
     assert alive == []
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--chief", "nowhere"], "'nowhere' is not an address"),
+        (["--id", "chief-2"], "must not contain 'chief'"),
+        (["--wait", "0"], "holds no running search after 0s"),
+    ],
+)
+def test_worker_command_errors_are_one_clear_line(tmp_path, args, message):
+    command = [sys.executable, "-m", "automodel.cli", "worker", "--dir", str(tmp_path / "none"), *args]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines()[-1].startswith("automodel: error:") and message in done.stderr
