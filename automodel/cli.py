@@ -17,7 +17,7 @@ from . import registry
 from .errors import AutomodelError
 
 SUMMARY_COLUMNS = ["trial", "architecture", "status", "params", "epochs", "seconds", "reason"]
-DEMO = dict(data="digits", tuner="bayesian", max_trials=8, epochs=20, time_budget="150s", name="demo")
+DEMO = dict(data="digits", architectures=["cnn"], tuner="bayesian", max_trials=8, epochs=20, time_budget="150s", name="demo")
 
 
 def _load_engine():
@@ -100,7 +100,7 @@ def cmd_plugins(args) -> int:
 def cmd_tasks(args) -> int:
     datasets = registry.get_datasets()
     for task in registry.get_tasks().values():
-        demo = [d.name for d in datasets.values() if d.task == task.name]
+        demo = [d.name for d in datasets.values() if task.name in d.tasks]
         archs = sorted(registry.get_architectures(task.name))
         print(f"{task.name:<24} {task.description}")
         print(f"{'':<24} architectures: {', '.join(archs) or '-'}; demo data: {', '.join(demo) or '-'}")

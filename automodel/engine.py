@@ -18,13 +18,14 @@ from pathlib import Path
 
 import keras_tuner as kt
 
-from . import registry
+from . import distributed, registry
+from .architecture import Architecture
 from .data import PreparedData, prepare
 from .errors import DataError, SearchError
 from .hypermodel import JointHyperModel
 from .result import SearchResult
 from .rundir import RunDir
-from .tuners import TUNERS, Budget, SearchStopped, make_tuner, parse_duration
+from .tuners import TUNERS, Budget, SearchStopped, consecutive_failures_error, make_tuner, parse_duration
 
 # run.json keys that must match for a run directory to be resumed
 RESUME_KEYS = ("task", "architectures", "tuner", "seed")
@@ -48,63 +49,131 @@ def search(
     max_params: int | None = None,
     reporter=None,
     stop_event: threading.Event | None = None,
+    workers="auto",
+    trials_per_gpu: int = 1,
+    strategy: str | None = None,
+    bind: str | None = None,
+    max_worker_memory=None,
 ) -> SearchResult:
     """Search models for ``task`` on ``data`` and return the result.
 
     ``data`` is a built-in data set name (``"digits"``) or ``(x, y)`` arrays.
-    ``architectures`` defaults to every installed one for the task. The run
+    ``architectures`` (names, or configured ``Architecture`` instances) defaults
+    to every installed one for the task. The run
     directory ``directory/name`` resumes if it exists (``overwrite=True`` starts
     over). ``time_budget`` is seconds or a string like ``"15m"``. ``reporter``,
     if given, is called as ``reporter(event, **info)`` for ``trial_start``,
     ``epoch_end`` and ``trial_end``; setting ``stop_event`` ends the search after
     the current epoch, keeping what finished.
+
+    ``workers="auto"`` trains one trial per visible GPU, each in its own worker
+    process (``trials_per_gpu`` shares a GPU between several), and in this
+    process where there is at most one GPU; an integer starts that many worker
+    processes. ``strategy="mirrored"`` trains each trial over all local GPUs.
+    ``bind`` is where the chief listens for workers (default ``127.0.0.1``, any
+    port); a worker process over ``max_worker_memory`` is replaced between trials.
+    See ``distributed.py``.
     """
     budget_seconds = _check_settings(tuner, max_trials, epochs, time_budget, batch_size, patience)
+    _check_limits(max_params, max_consecutive_failures)
+    plan = distributed.plan(workers, trials_per_gpu, strategy, bind, max_worker_memory)
     prepared = prepare(task, data, seed=seed)
     chosen = _choose_architectures(prepared.spec.task, architectures)
-    run = RunDir(Path(directory) / (name or (data if isinstance(data, str) else prepared.spec.task)))
+    if plan.distributed:
+        distributed.check_installed(chosen)
+    run = RunDir(Path(directory) / (name or _default_name(data, prepared.spec.task)))
     meta = _run_meta(prepared, chosen, tuner, max_trials, epochs, batch_size, seed)
     _open_run_dir(run, meta, overwrite)
     run.save_test_data(*prepared.test)
 
+    for arch in chosen:
+        arch.prepare(prepared.spec)
     budget = Budget(budget_seconds, stop_event)
-    kt_tuner = make_tuner(
-        tuner,
-        JointHyperModel(chosen, prepared.spec),
-        objective=kt.Objective(prepared.spec.objective, prepared.spec.direction),
+    settings = dict(
+        tuner=tuner,
         max_trials=max_trials,
         epochs=epochs,
         seed=seed,
-        run=run,
-        budget=budget,
+        batch_size=batch_size,
         patience=patience,
         max_consecutive_failures=max_consecutive_failures,
         max_params=max_params,
-        reporter=reporter,
+        strategy=strategy,
     )
+    if plan.distributed:
+        return distributed.search_with_workers(plan, run, prepared, settings, budget, reporter)
+    kt_tuner = build_tuner(run, prepared, chosen, settings, budget, reporter)
     status = "failed"
     try:
-        kt_tuner.search(
-            *prepared.train,
-            validation_data=prepared.validation,
-            epochs=epochs,
-            batch_size=batch_size,
-            verbose=0,
-        )
+        run_trials(kt_tuner, prepared, settings)
         status = "finished"
     except SearchStopped as stop:
         status = f"stopped: {stop}"
     except RuntimeError as exc:
         if "consecutive failures" not in str(exc):
             raise
-        raise SearchError(
-            f"{max_consecutive_failures} trials in a row failed, so the search stopped. "
-            f"Last error: {str(exc).strip().splitlines()[-1]}. See the leaderboard's "
-            "reason column; fix the plugin or data, or raise max_consecutive_failures."
-        ) from exc
+        raise consecutive_failures_error(max_consecutive_failures, exc) from exc
     finally:
         run.update_meta(status=status, updated=_now())
     return SearchResult(run.path)
+
+
+def build_tuner(run: RunDir, prepared: PreparedData, chosen, settings: dict, budget, reporter=None, *, trains=True, mixins=()):
+    """The search's KerasTuner tuner, built alike here, in a worker and in the chief.
+
+    The chief only serves the oracle (``trains=False``), so it skips what training needs.
+    """
+    hypermodel = JointHyperModel(chosen, prepared.spec)
+    return make_tuner(
+        settings["tuner"],
+        hypermodel,
+        objective=kt.Objective(prepared.spec.objective, prepared.spec.direction),
+        max_trials=settings["max_trials"],
+        epochs=settings["epochs"],
+        seed=settings["seed"],
+        run=run,
+        budget=budget,
+        patience=settings["patience"],
+        max_consecutive_failures=settings["max_consecutive_failures"],
+        max_params=settings["max_params"],
+        reporter=reporter,
+        trial_callbacks=_task_callbacks(run, prepared, hypermodel, settings["seed"]) if trains else None,
+        strategy=settings["strategy"] if trains else None,
+        mixins=mixins,
+    )
+
+
+def run_trials(kt_tuner, prepared: PreparedData, settings: dict) -> None:
+    """Run KerasTuner's trial loop on the prepared splits."""
+    kt_tuner.search(
+        *prepared.train,
+        validation_data=prepared.validation,
+        epochs=settings["epochs"],
+        batch_size=settings["batch_size"],
+        verbose=0,
+    )
+
+
+def _check_limits(max_params, max_consecutive_failures) -> None:
+    if max_params is not None and (not isinstance(max_params, int) or isinstance(max_params, bool) or max_params < 1):
+        raise SearchError(f"max_params={max_params!r}: pass a whole number of parameters, at least 1, or None.")
+    if not isinstance(max_consecutive_failures, int) or max_consecutive_failures < 1:
+        raise SearchError(f"max_consecutive_failures={max_consecutive_failures!r}: pass a whole number, at least 1.")
+
+
+def _task_callbacks(run: RunDir, prepared: PreparedData, hypermodel, seed: int):
+    if prepared.spec.target != "generation":
+        return None
+    from .generation import trial_callbacks
+
+    return trial_callbacks(run, prepared.spec, prepared.train, prepared.validation, hypermodel, seed)
+
+
+def _default_name(data, task: str) -> str:
+    """The data set's name for its own task, else the data set and task, else the task."""
+    if not isinstance(data, str):
+        return task
+    return data if registry.get_dataset(data).tasks[0] == task else f"{data}-{task}"
 
 
 def _check_settings(tuner, max_trials, epochs, time_budget, batch_size, patience) -> float | None:
@@ -133,7 +202,9 @@ def _choose_architectures(task: str, names: list[str] | None):
         raise SearchError("architectures is empty: name at least one, or pass None for all.")
     chosen = []
     for name in dict.fromkeys(names):
-        arch = registry.get_architecture(name)
+        # an Architecture instance configures a plugin (e.g. VGG16Transfer(weights=path))
+        arch = name if isinstance(name, Architecture) else registry.get_architecture(name)
+        name = arch.name
         if task not in arch.tasks:
             raise SearchError(
                 f"Architecture {name!r} does not support task {task!r} (it supports "

@@ -6,6 +6,7 @@ local search, a resumed one and a distributed one look the same. KerasTuner owns
 
     run.json                       task, spec, classes, data summary, settings
     test_data.npz                  the held-out test split, for evaluate()
+    train_data.npz, validation_data.npz   the other splits, for worker processes
     trial_*/automodel_trial.json   architecture, status, reason, params, timing,
                                    and the per-epoch history (live curves)
 
@@ -15,6 +16,7 @@ imports TensorFlow.
 
 from __future__ import annotations
 
+import datetime
 import json
 import os
 import tempfile
@@ -39,6 +41,11 @@ def write_json(path: Path, data) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def now() -> str:
+    """The time, as run.json records it."""
+    return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
 
 
 def read_json(path: Path):
@@ -108,18 +115,29 @@ class RunDir:
         write_json(directory / TRIAL_RECORD, record)
 
     # -- data ----------------------------------------------------------------
-    def save_test_data(self, x: np.ndarray, y: np.ndarray) -> None:
+    def save_test_data(self, x: np.ndarray, y: np.ndarray | None) -> None:
+        self.save_data("test", x, y)
+
+    def load_test_data(self) -> tuple[np.ndarray, np.ndarray | None] | None:
+        return self.load_data("test")
+
+    def save_data(self, split: str, x: np.ndarray, y: np.ndarray | None) -> None:
+        """Store one split as ``{split}_data.npz`` (worker processes load train and validation)."""
+        arrays = {"x": x.astype(str) if x.dtype == object else x}  # texts without pickle
+        if y is not None:
+            arrays["y"] = y
         fd, tmp = tempfile.mkstemp(dir=self.path, suffix=".npz")
         os.close(fd)
-        np.savez_compressed(tmp, x=x, y=y)
-        os.replace(tmp, self.path / TEST_DATA)
+        np.savez_compressed(tmp, **arrays)
+        os.replace(tmp, self.path / f"{split}_data.npz")
 
-    def load_test_data(self) -> tuple[np.ndarray, np.ndarray] | None:
-        path = self.path / TEST_DATA
+    def load_data(self, split: str) -> tuple[np.ndarray, np.ndarray | None] | None:
+        path = self.path / f"{split}_data.npz"
         if not path.is_file():
             return None
         with np.load(path, allow_pickle=False) as archive:
-            return archive["x"], archive["y"]
+            x = archive["x"]
+            return (x.astype(object) if x.dtype.kind == "U" else x), archive.get("y")
 
 
 def _read_or_empty(path: Path) -> dict:
