@@ -11,7 +11,6 @@ import json
 import os
 import sys
 
-import numpy as np
 
 from . import registry
 from .errors import AutomodelError
@@ -57,17 +56,13 @@ def _board_text(board, objective: str, all_columns: bool) -> str:
         return board.to_string(index=False, float_format=lambda v: f"{v:.4g}", na_rep="")
 
 
-def _read_data(value: str):
-    """A built-in data set name, or a .npz file holding arrays ``x`` and ``y``."""
-    if value.endswith(".npz"):
-        if not os.path.isfile(value):
-            raise AutomodelError(f"{value} does not exist.")
-        with np.load(value, allow_pickle=False) as archive:
-            missing = {"x", "y"} - set(archive.files)
-            if missing:
-                raise AutomodelError(f"{value} has no array named {', '.join(sorted(missing))}; save it with np.savez(path, x=..., y=...).")
-            return archive["x"], archive["y"]
-    return value
+def _read_data(path: str | None, image_size=None):
+    """A data set name or a file as it is (the data layer reads it); a folder as an image folder."""
+    if path is not None and os.path.isdir(path):
+        from .data import image_folder
+
+        return image_folder(path, image_size=tuple(image_size) if image_size else None)
+    return path
 
 
 def _run_search(options: dict) -> int:
@@ -128,7 +123,10 @@ def _workers(value: str):
 def _search_options(args, workers) -> dict:
     return dict(
         task=args.task,
-        data=_read_data(args.data),
+        data=_read_data(args.data, args.image_size),
+        target=args.target[0] if args.target and len(args.target) == 1 else args.target,
+        validation_data=_read_data(args.validation_data, args.image_size),
+        test_data=_read_data(args.test_data, args.image_size),
         architectures=args.architectures,
         tuner=args.tuner,
         max_trials=args.max_trials,
@@ -195,7 +193,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     search = argparse.ArgumentParser(add_help=False)  # the options of both search and chief
     search.add_argument("--task", help="task name (default: the demo data set's task)")
-    search.add_argument("--data", default="digits", help="built-in data set name or a .npz file with x and y")
+    search.add_argument(
+        "--data", default="digits",
+        help="a built-in data set, a .csv/.tsv (with --target) or .npz (x, y) file, or a folder of class sub-folders of images",
+    )
+    search.add_argument("--target", nargs="+", help="the target column(s) of a CSV file")
+    search.add_argument("--image-size", nargs=2, type=int, metavar=("HEIGHT", "WIDTH"), help="resize a folder's images")
+    search.add_argument("--validation-data", help="a separate validation set (same forms as --data)")
+    search.add_argument("--test-data", help="a separate test set (same forms as --data)")
     search.add_argument("--architectures", nargs="+", help="architectures to try (default: all for the task)")
     search.add_argument("--tuner", default="bayesian", choices=["random", "bayesian", "hyperband", "grid"])
     search.add_argument("--max-trials", type=int, default=10)

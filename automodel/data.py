@@ -72,7 +72,8 @@ class PreparedData:
 def fit_arguments(split, batch_size: int, shuffle: bool = False, seed: int = 0) -> tuple[tuple, dict]:
     """Positional and keyword arguments that hand ``split`` to ``model.fit``."""
     if isinstance(split, FileSplit):
-        return (folders.dataset(split, batch_size, shuffle=shuffle, seed=seed),), {}
+        # the pipeline shuffles; Keras would only warn that it cannot
+        return (folders.dataset(split, batch_size, shuffle=shuffle, seed=seed),), ({"shuffle": False} if shuffle else {})
     return tuple(split), {"batch_size": batch_size}
 
 
@@ -95,6 +96,15 @@ def as_split(stored: tuple, source: str, spec: TaskSpec):
     if source == "image_folder":
         return FileSplit(x.astype(str), y, tuple(spec.input_shape))
     return x, y
+
+
+def load_split(run, name: str, meta: dict | None = None):
+    """Split ``name`` as the run directory ``run`` stores it, in ``prepare``'s form; None if absent."""
+    meta = meta or run.meta()
+    stored = run.load_data(name)
+    if stored is None:
+        return None
+    return as_split(stored, meta["data"].get("source", "arrays"), TaskSpec.from_dict(meta["spec"]))
 
 
 def resolve(task: str | None, data, target=None) -> tuple[Task, object]:

@@ -20,7 +20,7 @@ import keras_tuner as kt
 
 from . import distributed, registry
 from .architecture import Architecture
-from .data import PreparedData, prepare
+from .data import PreparedData, fit_arguments, in_memory, prepare, validation_argument
 from .errors import DataError, SearchError
 from .hypermodel import JointHyperModel
 from .result import SearchResult
@@ -54,10 +54,17 @@ def search(
     strategy: str | None = None,
     bind: str | None = None,
     max_worker_memory=None,
+    target=None,
+    validation_data=None,
+    test_data=None,
 ) -> SearchResult:
     """Search models for ``task`` on ``data`` and return the result.
 
-    ``data`` is a built-in data set name (``"digits"``) or ``(x, y)`` arrays.
+    ``data`` is a built-in data set name (``"digits"``), ``(x, y)`` arrays, a
+    pandas DataFrame or CSV path with a ``target`` column (or list of columns), a
+    ``tf.data.Dataset`` of ``(x, y)``, an ``.npz`` file, or
+    ``automodel.data.image_folder(path)``. ``validation_data`` and ``test_data``,
+    in the same forms, replace the splits otherwise taken from ``data``.
     ``architectures`` (names, or configured ``Architecture`` instances) defaults
     to every installed one for the task. The run
     directory ``directory/name`` resumes if it exists (``overwrite=True`` starts
@@ -77,14 +84,14 @@ def search(
     budget_seconds = _check_settings(tuner, max_trials, epochs, time_budget, batch_size, patience)
     _check_limits(max_params, max_consecutive_failures)
     plan = distributed.plan(workers, trials_per_gpu, strategy, bind, max_worker_memory)
-    prepared = prepare(task, data, seed=seed)
+    prepared = prepare(task, data, seed=seed, target=target, validation_data=validation_data, test_data=test_data)
     chosen = _choose_architectures(prepared.spec.task, architectures)
     if plan.distributed:
         distributed.check_installed(chosen)
     run = RunDir(Path(directory) / (name or _default_name(data, prepared.spec.task)))
     meta = _run_meta(prepared, chosen, tuner, max_trials, epochs, batch_size, seed)
     _open_run_dir(run, meta, overwrite)
-    run.save_test_data(*prepared.test)
+    run.save_test_data(*prepared.test[:2])  # an image folder stores its file list
 
     for arch in chosen:
         arch.prepare(prepared.spec)
@@ -145,12 +152,14 @@ def build_tuner(run: RunDir, prepared: PreparedData, chosen, settings: dict, bud
 
 def run_trials(kt_tuner, prepared: PreparedData, settings: dict) -> None:
     """Run KerasTuner's trial loop on the prepared splits."""
+    batch_size = settings["batch_size"]
+    args, options = fit_arguments(prepared.train, batch_size, shuffle=True, seed=settings["seed"])
     kt_tuner.search(
-        *prepared.train,
-        validation_data=prepared.validation,
+        *args,
+        validation_data=validation_argument(prepared.validation, batch_size),
         epochs=settings["epochs"],
-        batch_size=settings["batch_size"],
         verbose=0,
+        **options,
     )
 
 
@@ -166,12 +175,13 @@ def _task_callbacks(run: RunDir, prepared: PreparedData, hypermodel, seed: int):
         return None
     from .generation import trial_callbacks
 
-    return trial_callbacks(run, prepared.spec, prepared.train, prepared.validation, hypermodel, seed)
+    train, validation = in_memory(prepared.train), in_memory(prepared.validation)
+    return trial_callbacks(run, prepared.spec, train, validation, hypermodel, seed)
 
 
 def _default_name(data, task: str) -> str:
     """The data set's name for its own task, else the data set and task, else the task."""
-    if not isinstance(data, str):
+    if not isinstance(data, str) or data not in registry.get_datasets():
         return task
     return data if registry.get_dataset(data).tasks[0] == task else f"{data}-{task}"
 
@@ -263,9 +273,9 @@ def _open_run_dir(run: RunDir, meta: dict, overwrite: bool) -> None:
         if old["data"]["fingerprint"] != meta["data"]["fingerprint"]:
             raise DataError(
                 f"The data differs from the run being resumed in {path} (fingerprint "
-                f"{meta['data']['fingerprint']}, input shape {meta['spec']['input_shape']}; "
+                f"{meta['data']['fingerprint']}, input shape {tuple(meta['spec']['input_shape'])}; "
                 f"the run has {old['data']['fingerprint']}, input shape "
-                f"{old['spec']['input_shape']}). Pass the same data, choose another name, "
+                f"{tuple(old['spec']['input_shape'])}). Pass the same data, choose another name, "
                 "or overwrite=True to start over."
             )
         changed = [key for key in RESUME_KEYS if old.get(key) != meta.get(key)]

@@ -27,6 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .data import in_memory, load_split
 from .errors import AutomodelError
 from .export_formats import (
     KerasFormat,
@@ -144,9 +145,10 @@ def _check_trial(result, trial):
 def _samples(result, signature: Signature) -> tuple[np.ndarray, str]:
     """Inputs to check the artifacts on: the stored test split, or seeded noise for a generator."""
     shape = tuple(signature.input_shape[1:])
-    stored = result.run.load_test_data()
+    split = load_split(result.run, "test", result.meta)
+    stored = None if split is None else in_memory(split, limit=SAMPLES)
     if stored is not None:
-        x = stored[0][:SAMPLES]
+        x = stored[0]
         if x.dtype == object:  # texts: a fixed-width str array saves and loads without pickle
             x = x.astype(str)
         if x.shape[1:] != shape and None not in shape and math.prod(x.shape[1:]) == math.prod(shape):

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from . import registry
-from .data import to_model_inputs
+from .data import fit_arguments, in_memory, load_split, to_model_inputs
 from .errors import DataError, SearchError
 from .leaderboard import leaderboard
 from .rundir import RunDir
@@ -117,22 +117,28 @@ class SearchResult:
         real images as ``data``, or ``(images, labels)``).
         """
         if data is None:
-            stored = self.run.load_test_data()
-            if stored is None:
-                raise SearchError(f"{self.path} holds no test split; pass data=(x, y).")
-            x, y = stored
+            split = self.test_split()
         elif self.spec.target == "generation":
             images = data[0] if isinstance(data, (tuple, list)) else data
-            x, y = to_model_inputs(self.spec.inputs_kind, images, self.spec.input_shape), None
+            split = to_model_inputs(self.spec.inputs_kind, images, self.spec.input_shape), None
         else:
-            x, y = self._inputs(data[0]), self._targets(data[1])
+            split = self._inputs(data[0]), self._targets(data[1])
         model = self.model(trial_id)
         if self.spec.target == "generation":
             from .generation import FrechetEvaluator, feature_model
 
-            return {"fid": FrechetEvaluator(feature_model(self.run), x).generator_distance(model)}
-        results = model.evaluate(x, y, verbose=0, return_dict=True)
+            reference = in_memory(split)[0]
+            return {"fid": FrechetEvaluator(feature_model(self.run), reference).generator_distance(model)}
+        args, options = fit_arguments(split, batch_size=256)  # an image folder streams from disk
+        results = model.evaluate(*args, verbose=0, return_dict=True, **options)
         return {name: float(value) for name, value in results.items()}
+
+    def test_split(self):
+        """The held-out test split: ``(x, y)`` arrays, or a ``FileSplit`` of an image folder."""
+        split = load_split(self.run, "test", self.meta)
+        if split is None:
+            raise SearchError(f"{self.path} holds no test split; pass data=(x, y).")
+        return split
 
     def predict(self, x, trial_id: str | None = None) -> np.ndarray:
         """Class labels for classification, values for regression, images for latent vectors."""

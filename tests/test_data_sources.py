@@ -164,7 +164,7 @@ def test_image_folder_streams_a_stratified_split(tmp_path):
         assert set(split.labels.tolist()) == {0, 1, 2}
     (dataset,), options = fit_arguments(prepared.train, batch_size=4, shuffle=True)
     images, labels = next(iter(dataset))
-    assert images.shape == (4, 8, 8, 1) and options == {}
+    assert images.shape == (4, 8, 8, 1) and options == {"shuffle": False}  # the pipeline shuffles
     x, y = in_memory(prepared.test)
     assert x.shape == (len(prepared.test.files), 8, 8, 1) and 0 <= x.min() and x.max() <= 255
     assert prepared.spec.mean[0] == pytest.approx(130, abs=20)  # classes at 60, 130, 200
@@ -237,3 +237,97 @@ def test_image_folder_argument_errors():
 def test_image_folder_for_a_text_task(tmp_path):
     with pytest.raises(DataError, match="takes text inputs"):
         prepare("text_classification", image_folder(write_images(tmp_path / "p")))
+
+
+# -- every form runs a real search -----------------------------------------------
+
+SEARCH = dict(tuner="random", max_trials=1, epochs=1)
+
+
+def test_search_on_a_dataframe_of_texts(tmp_path, reviews_table):
+    import automodel
+
+    result = automodel.search(task="text_classification", data=reviews_table, target="label",
+                              architectures=["rnn"], directory=tmp_path, **SEARCH)
+    assert result.leaderboard().iloc[0]["status"] == "completed"
+    assert set(result.predict(np.array(["the screen is good"], dtype=object))) <= {"negative", "positive"}
+
+
+def test_search_on_a_csv_of_sequences(tmp_path):
+    import automodel
+    from automodel.datasets import load_waveforms
+
+    x, y = load_waveforms(samples_per_class=20)
+    table = pd.DataFrame(x[:, :, 0])
+    table["shape"] = y
+    table.to_csv(tmp_path / "waves.csv", index=False)
+    result = automodel.search(task="sequence_classification", data=str(tmp_path / "waves.csv"), target="shape",
+                              architectures=["cnn"], directory=tmp_path, **SEARCH)
+    assert result.spec.input_shape == (48, 1) and result.leaderboard().iloc[0]["status"] == "completed"
+
+
+def test_search_on_a_tf_dataset(tmp_path, small_digits):
+    import tensorflow as tf
+
+    import automodel
+
+    result = automodel.search(task="image_classification", data=tf.data.Dataset.from_tensor_slices(small_digits),
+                              architectures=["cnn"], directory=tmp_path, **SEARCH)
+    assert 0 <= result.evaluate()["accuracy"] <= 1
+
+
+def test_search_with_given_validation_and_test_sets(tmp_path, digits):
+    import automodel
+
+    x, y = digits
+    result = automodel.search(task="image_classification", data=(x[:500], y[:500]),
+                              validation_data=(x[500:600], y[500:600]), test_data=(x[600:700], y[600:700]),
+                              architectures=["cnn"], directory=tmp_path, **SEARCH)
+    assert result.run.meta()["data"]["split"] == {"train": 500, "validation": 100, "test": 100}
+    scores = result.evaluate()
+    assert scores == pytest.approx(result.evaluate((x[600:700], y[600:700])))
+
+
+def test_search_streams_an_image_folder(tmp_path):
+    import automodel
+
+    root = write_images(tmp_path / "pets", per_class=12)
+    result = automodel.search(task="image_classification", data=image_folder(root), architectures=["cnn"],
+                              directory=tmp_path / "runs", **SEARCH)
+    meta = result.run.meta()
+    assert meta["data"]["source"] == "image_folder" and meta["data"]["class_balance"]["cat"] >= 6
+    assert isinstance(result.test_split(), FileSplit)
+    assert 0 <= result.evaluate()["accuracy"] <= 1  # streamed from the files
+    card = result.export(tmp_path / "export", formats=("keras",))
+    assert "test split" in str(card)  # verified on real test images, not noise
+    from PIL import Image
+
+    image = np.asarray(Image.open(root / "dog" / "0.png"))
+    assert result.predict(image[np.newaxis])[0] in {"cat", "dog", "emu"}
+
+
+def test_resuming_with_data_of_another_shape_is_refused(tmp_path, digits):
+    import automodel
+
+    x, y = digits
+    options = dict(task="image_classification", architectures=["cnn"], directory=tmp_path, name="r", **SEARCH)
+    automodel.search(data=(x[:300], y[:300]), **options)
+    with pytest.raises(DataError, match="differs from the run being resumed.*input shape \\(4, 4, 1\\).*\\(8, 8, 1\\)"):
+        automodel.search(data=(x[:300, :4, :4], y[:300]), **options)
+
+
+def test_cli_searches_a_folder_and_a_csv(tmp_path, reviews_table):
+    import subprocess
+    import sys
+
+    root = write_images(tmp_path / "pets", per_class=8, size=(10, 10))
+    reviews_table.to_csv(tmp_path / "reviews.csv", index=False)
+    for args in (["--data", str(root), "--image-size", "8", "8", "--architectures", "cnn"],
+                 ["--task", "text_classification", "--data", str(tmp_path / "reviews.csv"), "--target", "label"]):
+        done = subprocess.run(
+            [sys.executable, "-m", "automodel.cli", "search", "--task", "image_classification", *args,
+             "--tuner", "random", "--max-trials", "1", "--epochs", "1", "--dir", str(tmp_path / "runs")],
+            capture_output=True, text=True, timeout=600,
+        )
+        assert done.returncode == 0, done.stderr
+        assert "on the held-out test split: accuracy=" in done.stdout
