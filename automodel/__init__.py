@@ -7,6 +7,7 @@ plugins and showing the notebook panel stay fast.
 
 import os
 
+from . import data  # automodel.data.image_folder(...)
 from .architecture import Architecture
 from .errors import AutomodelError, DataError, PluginError, SearchError
 from .hookspecs import hookimpl
