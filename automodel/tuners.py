@@ -126,6 +126,11 @@ class TrialRecorder(keras.callbacks.Callback):
     def on_train_begin(self, logs=None):
         self.record["params"] = int(self.model.count_params())
 
+    def on_train_end(self, logs=None):
+        if self.first_epoch is None:  # resumed from a backup of its last epoch: nothing left to train
+            record = self.record
+            record["sessions"][-1]["first_epoch"] = record.get("initial_epoch", 0) + record.get("epochs", 0)
+
     def on_epoch_begin(self, epoch, logs=None):
         if self.first_epoch is not None:
             return
