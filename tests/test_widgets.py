@@ -282,7 +282,7 @@ def test_export_writes_the_chosen_trial_and_lists_what_was_written(digits_run, t
     assert app.export() is None and "No format is ticked" in app.exporter.notice.text
 
 
-def test_a_path_becomes_an_image_folder_or_a_table_with_its_target(tiny, tmp_path):
+def test_a_folder_of_images_and_a_csv_are_searched_from_their_paths(tiny, tmp_path):
     from PIL import Image
 
     from automodel.data import image_folder
@@ -293,7 +293,7 @@ def test_a_path_becomes_an_image_folder_or_a_table_with_its_target(tiny, tmp_pat
         for i in range(12):
             pixels = np.clip(rng.normal(level, 20, (8, 8)), 0, 255).astype("uint8")
             Image.fromarray(pixels).save(tmp_path / "data" / "images" / label / f"{i}.png")
-    app = tiny(tmp_path, max_trials=1, epochs=1)
+    app = tiny(tmp_path / "runs", max_trials=1, epochs=1)
     app.form.data.value = "path:"
     assert app.form.image_size.layout.display is None and app.form.target.layout.display is None
     app.form.path.value = str(tmp_path / "data" / "images")
@@ -303,7 +303,23 @@ def test_a_path_becomes_an_image_folder_or_a_table_with_its_target(tiny, tmp_pat
     app.form.image_size.value = "8x8"
     options = app.form.options()
     assert options["name"] == "images" and options["data"] == image_folder(tmp_path / "data" / "images", (8, 8))
+    app.start()
+    finished(app)
+    assert app.notice.kind == "success", app.notice.text
+    assert list(app.board.board["status"]) == ["completed"]
+    assert app.result.meta["spec"]["input_shape"] == [8, 8, 1]
 
-    (tmp_path / "table.csv").write_text("a,b,label\n1,2,x\n")
-    app.form.path.value = str(tmp_path / "table.csv")
+    # a table: 4x4 images as 16 pixel columns and a label column
+    x, y = np.repeat([[0.0], [9.0], [18.0]], 16, axis=0).reshape(3, 16), ["dark", "mid", "light"]
+    rows = [",".join(f"{v + rng.normal():.2f}" for v in x[i % 3]) + f",{y[i % 3]}" for i in range(60)]
+    header = ",".join(f"p{i}" for i in range(16)) + ",label"
+    (tmp_path / "data" / "pixels.csv").write_text("\n".join([header, *rows]) + "\n")
+    app.form.path.value = str(tmp_path / "data" / "pixels.csv")
+    app.form.image_size.value = ""
     assert app.start() is None and "Which column of" in app.notice.text and "Target column" in app.notice.text
+    app.form.target.value = "label"
+    app.start()
+    finished(app)
+    assert app.notice.kind == "success", app.notice.text
+    assert app.result.path.name == "pixels" and app.result.meta["spec"]["input_shape"] == [4, 4, 1]
+    assert sorted(app.result.meta["spec"]["class_names"]) == ["dark", "light", "mid"]
