@@ -35,8 +35,22 @@ OBJECTIVES = {
 }
 
 
+class _Objective:
+    """The objective a search optimises, and its direction, follow from the target kind."""
+
+    target: str
+
+    @property
+    def objective(self) -> str:
+        return OBJECTIVES[self.target][0]
+
+    @property
+    def direction(self) -> str:
+        return OBJECTIVES[self.target][1]
+
+
 @dataclasses.dataclass(frozen=True)
-class Task:
+class Task(_Objective):
     """A kind of problem automodel can search models for."""
 
     name: str
@@ -49,14 +63,6 @@ class Task:
             raise ValueError(f"task {self.name!r}: inputs must be one of {INPUT_KINDS}")
         if self.target not in TARGET_KINDS:
             raise ValueError(f"task {self.name!r}: target must be one of {TARGET_KINDS}")
-
-    @property
-    def objective(self) -> str:
-        return OBJECTIVES[self.target][0]
-
-    @property
-    def direction(self) -> str:
-        return OBJECTIVES[self.target][1]
 
 
 BUILTIN_TASKS = (
@@ -100,7 +106,7 @@ def register_tasks(register):
 
 
 @dataclasses.dataclass
-class TaskSpec:
+class TaskSpec(_Objective):
     """A task made concrete by its data; what ``Architecture.build`` receives.
 
     ``input_shape`` excludes the batch axis. ``mean``/``variance`` are per-channel
@@ -126,14 +132,6 @@ class TaskSpec:
     @classmethod
     def for_task(cls, task: Task, **fields) -> "TaskSpec":
         return cls(task=task.name, inputs_kind=task.inputs, target=task.target, **fields)
-
-    @property
-    def objective(self) -> str:
-        return OBJECTIVES[self.target][0]
-
-    @property
-    def direction(self) -> str:
-        return OBJECTIVES[self.target][1]
 
     @property
     def is_classification(self) -> bool:
