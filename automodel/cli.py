@@ -12,7 +12,7 @@ import os
 import sys
 
 
-from . import registry
+from . import registry, settings
 from .errors import AutomodelError
 
 SUMMARY_COLUMNS = ["trial", "architecture", "status", "params", "epochs", "seconds", "reason"]
@@ -202,7 +202,7 @@ def build_parser() -> argparse.ArgumentParser:
     search.add_argument("--validation-data", help="a separate validation set (same forms as --data)")
     search.add_argument("--test-data", help="a separate test set (same forms as --data)")
     search.add_argument("--architectures", nargs="+", help="architectures to try (default: all for the task)")
-    search.add_argument("--tuner", default="bayesian", choices=["random", "bayesian", "hyperband", "grid"])
+    search.add_argument("--tuner", default="bayesian", choices=list(settings.TUNERS))
     search.add_argument("--max-trials", type=int, default=10)
     search.add_argument("--epochs", type=int, default=10)
     search.add_argument("--time-budget", help="wall-clock budget, e.g. 300, 90s, 5m, 1h")

@@ -25,7 +25,8 @@ from .errors import DataError, SearchError
 from .hypermodel import JointHyperModel
 from .result import SearchResult
 from .rundir import RunDir
-from .tuners import TUNERS, Budget, SearchStopped, consecutive_failures_error, make_tuner, parse_duration
+from . import settings as search_settings
+from .tuners import Budget, SearchStopped, consecutive_failures_error, make_tuner
 
 # run.json keys that must match for a run directory to be resumed
 RESUME_KEYS = ("task", "architectures", "tuner", "seed")
@@ -81,20 +82,21 @@ def search(
     port); a worker process over ``max_worker_memory`` is replaced between trials.
     See ``distributed.py``.
     """
-    budget_seconds = _check_settings(tuner, max_trials, epochs, time_budget, batch_size, patience)
-    _check_limits(max_params, max_consecutive_failures)
+    budget_seconds = search_settings.check(
+        tuner, max_trials, epochs, time_budget, batch_size, patience, max_params, max_consecutive_failures
+    )
     plan = distributed.plan(workers, trials_per_gpu, strategy, bind, max_worker_memory)
     prepared = prepare(task, data, seed=seed, target=target, validation_data=validation_data, test_data=test_data)
     chosen = _choose_architectures(prepared.spec.task, architectures)
     if plan.distributed:
         distributed.check_installed(chosen)
+    for arch in chosen:
+        arch.prepare(prepared.spec)  # weights to fetch, inputs it cannot take: before any writing
     run = RunDir(Path(directory) / (name or _default_name(data, prepared.spec.task)))
     meta = _run_meta(prepared, chosen, tuner, max_trials, epochs, batch_size, seed)
     _open_run_dir(run, meta, overwrite)
     run.save_test_data(*prepared.test[:2])  # an image folder stores its file list
 
-    for arch in chosen:
-        arch.prepare(prepared.spec)
     budget = Budget(budget_seconds, stop_event)
     settings = dict(
         tuner=tuner,
@@ -109,10 +111,9 @@ def search(
     )
     if plan.distributed:
         return distributed.search_with_workers(plan, run, prepared, settings, budget, reporter)
-    kt_tuner = build_tuner(run, prepared, chosen, settings, budget, reporter)
     status = "failed"
     try:
-        run_trials(kt_tuner, prepared, settings)
+        run_trials(build_tuner(run, prepared, chosen, settings, budget, reporter), prepared, settings)
         status = "finished"
     except SearchStopped as stop:
         status = f"stopped: {stop}"
@@ -163,13 +164,6 @@ def run_trials(kt_tuner, prepared: PreparedData, settings: dict) -> None:
     )
 
 
-def _check_limits(max_params, max_consecutive_failures) -> None:
-    if max_params is not None and (not isinstance(max_params, int) or isinstance(max_params, bool) or max_params < 1):
-        raise SearchError(f"max_params={max_params!r}: pass a whole number of parameters, at least 1, or None.")
-    if not isinstance(max_consecutive_failures, int) or max_consecutive_failures < 1:
-        raise SearchError(f"max_consecutive_failures={max_consecutive_failures!r}: pass a whole number, at least 1.")
-
-
 def _task_callbacks(run: RunDir, prepared: PreparedData, hypermodel, seed: int):
     if prepared.spec.target != "generation":
         return None
@@ -184,17 +178,6 @@ def _default_name(data, task: str) -> str:
     if not isinstance(data, str) or data not in registry.get_datasets():
         return task
     return data if registry.get_dataset(data).tasks[0] == task else f"{data}-{task}"
-
-
-def _check_settings(tuner, max_trials, epochs, time_budget, batch_size, patience) -> float | None:
-    if tuner not in TUNERS:
-        raise SearchError(f"Unknown tuner {tuner!r}. Choose one of: {', '.join(TUNERS)}.")
-    for label, value in (("max_trials", max_trials), ("epochs", epochs), ("batch_size", batch_size)):
-        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-            raise SearchError(f"{label}={value!r}: pass a whole number of at least 1.")
-    if not isinstance(patience, int) or patience < 1:
-        raise SearchError(f"patience={patience!r}: pass a whole number of epochs, at least 1.")
-    return parse_duration(time_budget)
 
 
 def _choose_architectures(task: str, names: list[str] | None):

@@ -16,7 +16,6 @@ import contextlib
 import io
 import math
 import os
-import re
 import socket
 import threading
 import time
@@ -32,6 +31,7 @@ from . import resume
 from .errors import SearchError
 from .rundir import RunDir
 
+# settings.TUNERS names them; these are the KerasTuner tuners behind the names
 TUNERS = {
     "random": kt.RandomSearch,
     "bayesian": kt.BayesianOptimization,
@@ -41,22 +41,6 @@ TUNERS = {
 
 # strategy= values: tf.distribute strategies for one trial over several local devices
 STRATEGIES = {"mirrored": "MirroredStrategy"}
-
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|sec|m|min|h|hr)?\s*$")
-_UNIT_SECONDS = {None: 1, "s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600, "hr": 3600}
-
-
-def parse_duration(value) -> float | None:
-    """Seconds from ``90``, ``"90s"``, ``"15m"`` or ``"2h"``; ``None`` stays ``None``."""
-    if value is None:
-        return None
-    if isinstance(value, (int, float)) and value > 0:
-        return float(value)
-    match = _DURATION.match(str(value))
-    if not match or float(match.group(1)) <= 0:
-        raise SearchError(f"time_budget={value!r} is not a duration. Use seconds or e.g. '90s', '15m', '2h'.")
-    return float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
-
 
 class SearchStopped(Exception):
     """Raised between trials to end the trial loop (budget spent or stop asked)."""

@@ -229,7 +229,7 @@ def test_existing_folder_that_is_not_a_run_is_never_written_to(tmp_path):
     (tmp_path / "mine").mkdir()
     (tmp_path / "mine" / "notes.txt").write_text("precious")
     with pytest.raises(SearchError, match="not an automodel run directory"):
-        automodel.search(data="digits", directory=tmp_path, name="mine", overwrite=True, max_trials=1)
+        automodel.search(data="digits", architectures=["cnn"], directory=tmp_path, name="mine", overwrite=True, max_trials=1)
     assert (tmp_path / "mine" / "notes.txt").read_text() == "precious"
 
 

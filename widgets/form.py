@@ -17,16 +17,10 @@ from pathlib import Path
 import ipywidgets as widgets
 
 import automodel
-from automodel import DataError, SearchError
+from automodel import DataError, SearchError, settings
 from automodel.data import image_folder
 
-# The tuners automodel.search knows (the engine's list loads TensorFlow).
-TUNER_CHOICES = (
-    ("Bayesian optimisation", "bayesian"),
-    ("Random search", "random"),
-    ("Hyperband", "hyperband"),
-    ("Grid search", "grid"),
-)
+TUNER_CHOICES = tuple((label, name) for name, label in settings.TUNERS.items())
 PATH = "path:"
 TABLE_SUFFIXES = (".csv", ".tsv", ".csv.gz")
 STYLE = {"description_width": "110px"}
@@ -122,8 +116,7 @@ class SearchForm(widgets.VBox):
             raise DataError(f"Unknown data set {dataset!r}. Built-in data sets: {', '.join(sorted(self.datasets))}.")
         for name in architectures or ():
             automodel.get_architecture(name)  # names the installed ones
-        if tuner not in {value for _, value in TUNER_CHOICES}:
-            raise SearchError(f"Unknown tuner {tuner!r}. Choose one of: {', '.join(v for _, v in TUNER_CHOICES)}.")
+        settings.check_tuner(tuner)
 
     def _default_task(self, dataset: str | None) -> str:
         if dataset in self.datasets:

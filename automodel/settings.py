@@ -1,0 +1,60 @@
+"""The settings of a search, checked before anything is written or trained.
+
+Nothing here imports TensorFlow, so the CLI and the notebook panel check and
+offer the same choices as ``automodel.search`` at no cost.
+"""
+
+from __future__ import annotations
+
+import re
+
+from .errors import SearchError
+
+# tuner name -> what the notebook panel calls it; tuners.py maps them to KerasTuner
+TUNERS = {
+    "bayesian": "Bayesian optimisation",
+    "random": "Random search",
+    "hyperband": "Hyperband",
+    "grid": "Grid search",
+}
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|sec|m|min|h|hr)?\s*$")
+_UNIT_SECONDS = {None: 1, "s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600, "hr": 3600}
+
+
+def parse_duration(value) -> float | None:
+    """Seconds from ``90``, ``"90s"``, ``"15m"`` or ``"2h"``; ``None`` stays ``None``."""
+    if value is None:
+        return None
+    if isinstance(value, (int, float)) and value > 0:
+        return float(value)
+    match = _DURATION.match(str(value))
+    if not match or float(match.group(1)) <= 0:
+        raise SearchError(f"time_budget={value!r} is not a duration. Use seconds or e.g. '90s', '15m', '2h'.")
+    return float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+
+
+def check_tuner(tuner) -> None:
+    if tuner not in TUNERS:
+        raise SearchError(f"Unknown tuner {tuner!r}. Choose one of: {', '.join(TUNERS)}.")
+
+
+def _whole(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def check(
+    tuner, max_trials, epochs, time_budget, batch_size, patience, max_params, max_consecutive_failures
+) -> float | None:
+    """Raise ``SearchError`` for a wrong setting; return the time budget in seconds."""
+    check_tuner(tuner)
+    for label, value in (("max_trials", max_trials), ("epochs", epochs), ("batch_size", batch_size)):
+        if not _whole(value) or value < 1:
+            raise SearchError(f"{label}={value!r}: pass a whole number of at least 1.")
+    if not _whole(patience) or patience < 1:
+        raise SearchError(f"patience={patience!r}: pass a whole number of epochs, at least 1.")
+    if max_params is not None and (not _whole(max_params) or max_params < 1):
+        raise SearchError(f"max_params={max_params!r}: pass a whole number of parameters, at least 1, or None.")
+    if not _whole(max_consecutive_failures) or max_consecutive_failures < 1:
+        raise SearchError(f"max_consecutive_failures={max_consecutive_failures!r}: pass a whole number, at least 1.")
+    return parse_duration(time_budget)
