@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import os
 import signal
+import socket
 import sys
 import time
 from concurrent import futures
@@ -138,7 +139,7 @@ def serve(run: RunDir, bind: str) -> int:
         raise SearchError(f"The chief cannot listen on {bind} ({exc}). Choose another address or port.") from exc
     server.start()
     tuner.save()
-    session.set_chief(run, f"{host}:{port}")
+    session.set_chief(run, f"{_reachable(host)}:{port}")
     status, error = "stopped: interrupted", None
     try:
         while not servicer.finished():
@@ -151,6 +152,11 @@ def serve(run: RunDir, bind: str) -> int:
         oracle.save()
         run.update_meta(status=status, error=error, updated=now())
     return 0
+
+
+def _reachable(host: str) -> str:
+    """The name workers reach the chief by: this machine's, when it listens on every interface."""
+    return socket.gethostname() if host in ("0.0.0.0", "::", "") else host
 
 
 def _terminate(signum, frame):
