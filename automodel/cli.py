@@ -202,21 +202,21 @@ def build_parser() -> argparse.ArgumentParser:
     search.add_argument("--validation-data", help="a separate validation set (same forms as --data)")
     search.add_argument("--test-data", help="a separate test set (same forms as --data)")
     search.add_argument("--architectures", nargs="+", help="architectures to try (default: all for the task)")
-    search.add_argument("--tuner", default="bayesian", choices=list(settings.TUNERS))
-    search.add_argument("--max-trials", type=int, default=10)
-    search.add_argument("--epochs", type=int, default=10)
+    search.add_argument("--tuner", default=settings.DEFAULTS["tuner"], choices=list(settings.TUNERS))
+    search.add_argument("--max-trials", type=int, default=settings.DEFAULTS["max_trials"])
+    search.add_argument("--epochs", type=int, default=settings.DEFAULTS["epochs"])
     search.add_argument("--time-budget", help="wall-clock budget, e.g. 300, 90s, 5m, 1h")
-    search.add_argument("--batch-size", type=int, default=32)
-    search.add_argument("--dir", default="automodel-runs", help="parent folder of run directories")
+    search.add_argument("--batch-size", type=int, default=settings.DEFAULTS["batch_size"])
+    search.add_argument("--dir", default=settings.DEFAULTS["directory"], help="parent folder of run directories")
     search.add_argument("--name", help="run directory name (default: the data set or task name)")
-    search.add_argument("--seed", type=int, default=42)
+    search.add_argument("--seed", type=int, default=settings.DEFAULTS["seed"])
     search.add_argument("--overwrite", action="store_true", help="start over instead of resuming")
     search.add_argument("--workers", type=_workers, help="worker processes: auto (one per GPU; search's default) or a number (chief's: 0)")
     search.add_argument("--trials-per-gpu", type=int, default=1, help="with --workers auto: trials sharing one GPU")
     search.add_argument("--strategy", choices=["mirrored"], help="train each trial over all local GPUs")
     search.add_argument("--max-worker-memory", help="replace a worker process past this size, e.g. 8GB")
     search.add_argument("--max-params", type=int, help="fail trials whose model has more parameters")
-    search.add_argument("--max-consecutive-failures", type=int, default=3, help="failed trials in a row that end the search")
+    search.add_argument("--max-consecutive-failures", type=int, default=settings.DEFAULTS["max_consecutive_failures"], help="failed trials in a row that end the search")
     commands.add_parser("search", parents=[search], help="run (or resume) a model search").set_defaults(run=cmd_search)
 
     chief = commands.add_parser(
@@ -248,7 +248,7 @@ def build_parser() -> argparse.ArgumentParser:
     export.set_defaults(run=cmd_export)
 
     demo = commands.add_parser("demo", help="a short search on the embedded digits data")
-    demo.add_argument("--dir", default="automodel-runs", help="parent folder of the run directory")
+    demo.add_argument("--dir", default=settings.DEFAULTS["directory"], help="parent folder of the run directory")
     demo.set_defaults(run=cmd_demo)
     return parser
 

@@ -26,6 +26,7 @@ from .hypermodel import JointHyperModel
 from .result import SearchResult
 from .rundir import RunDir
 from . import settings as search_settings
+from .settings import DEFAULTS
 from .tuners import Budget, SearchStopped, consecutive_failures_error, make_tuner
 
 # run.json keys that must match for a run directory to be resumed
@@ -36,17 +37,17 @@ def search(
     task: str | None = None,
     data="digits",
     architectures: list[str] | None = None,
-    tuner: str = "bayesian",
-    max_trials: int = 10,
-    epochs: int = 10,
+    tuner: str = DEFAULTS["tuner"],
+    max_trials: int = DEFAULTS["max_trials"],
+    epochs: int = DEFAULTS["epochs"],
     time_budget=None,
-    directory="automodel-runs",
+    directory=DEFAULTS["directory"],
     name: str | None = None,
-    seed: int = 42,
+    seed: int = DEFAULTS["seed"],
     overwrite: bool = False,
-    batch_size: int = 32,
-    patience: int = 5,
-    max_consecutive_failures: int = 3,
+    batch_size: int = DEFAULTS["batch_size"],
+    patience: int = DEFAULTS["patience"],
+    max_consecutive_failures: int = DEFAULTS["max_consecutive_failures"],
     max_params: int | None = None,
     reporter=None,
     stop_event: threading.Event | None = None,

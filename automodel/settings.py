@@ -18,6 +18,18 @@ TUNERS = {
     "grid": "Grid search",
 }
 
+# automodel.search's defaults, which the CLI and the notebook panel offer too
+DEFAULTS = {
+    "tuner": "bayesian",
+    "max_trials": 10,
+    "epochs": 10,
+    "directory": "automodel-runs",
+    "seed": 42,
+    "batch_size": 32,
+    "patience": 5,
+    "max_consecutive_failures": 3,
+}
+
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|sec|m|min|h|hr)?\s*$")
 _UNIT_SECONDS = {None: 1, "s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600, "hr": 3600}
 

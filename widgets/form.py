@@ -46,11 +46,11 @@ class SearchForm(widgets.VBox):
         task: str | None = None,
         dataset: str | None = None,
         architectures: list[str] | None = None,
-        tuner: str = "bayesian",
-        max_trials: int = 10,
-        epochs: int = 10,
+        tuner: str = settings.DEFAULTS["tuner"],
+        max_trials: int = settings.DEFAULTS["max_trials"],
+        epochs: int = settings.DEFAULTS["epochs"],
         time_budget=None,
-        directory="automodel-runs",
+        directory=settings.DEFAULTS["directory"],
         name: str | None = None,
     ):
         self.notebook_data = _notebook_sources(data)
