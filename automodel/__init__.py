@@ -34,6 +34,7 @@ __all__ = [
     "SearchResult",
     "Task",
     "TaskSpec",
+    "data",
     "get_architecture",
     "get_architectures",
     "get_datasets",

@@ -123,8 +123,6 @@ def _read_table(task: Task, table, target, where: str) -> tuple[np.ndarray, np.n
 
 
 def _read_tf_dataset(dataset) -> tuple[np.ndarray, np.ndarray | None]:
-    import tensorflow as tf
-
     spec = dataset.element_spec
     if isinstance(spec, tuple) and len(spec) == 2 and spec[0].shape.rank and spec[0].shape[0] is None:
         dataset = dataset.unbatch()  # batched (x, y): one sample per element
