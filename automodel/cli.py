@@ -213,7 +213,7 @@ def build_parser() -> argparse.ArgumentParser:
     search.add_argument("--overwrite", action="store_true", help="start over instead of resuming")
     search.add_argument("--workers", type=_workers, help="worker processes: auto (one per GPU; search's default) or a number (chief's: 0)")
     search.add_argument("--trials-per-gpu", type=int, default=1, help="with --workers auto: trials sharing one GPU")
-    search.add_argument("--strategy", choices=["mirrored"], help="train each trial over all local GPUs")
+    search.add_argument("--strategy", choices=list(settings.STRATEGIES), help="train each trial over all local GPUs")
     search.add_argument("--max-worker-memory", help="replace a worker process past this size, e.g. 8GB")
     search.add_argument("--max-params", type=int, help="fail trials whose model has more parameters")
     search.add_argument("--max-consecutive-failures", type=int, default=settings.DEFAULTS["max_consecutive_failures"], help="failed trials in a row that end the search")

@@ -34,6 +34,7 @@ import warnings
 from pathlib import Path
 
 from . import registry, session
+from .settings import STRATEGIES, whole
 from .errors import SearchError
 from .relay import Relay
 from .rundir import RunDir, now
@@ -74,13 +75,11 @@ def plan(
     gpus: list[str] | None = None,
 ) -> Plan:
     """Check the scale-out settings and decide the processes; ``gpus`` defaults to the visible ones."""
-    from .tuners import STRATEGIES
-
     if strategy is not None and strategy not in STRATEGIES:
         raise SearchError(f"strategy={strategy!r} is unknown. Use one of: {', '.join(STRATEGIES)}, or None.")
-    if not _whole(trials_per_gpu) or trials_per_gpu < 1:
+    if not whole(trials_per_gpu) or trials_per_gpu < 1:
         raise SearchError(f"trials_per_gpu={trials_per_gpu!r}: pass a whole number of at least 1.")
-    if workers != "auto" and (not _whole(workers) or workers < 0):
+    if workers != "auto" and (not whole(workers) or workers < 0):
         raise SearchError(
             f"workers={workers!r}: pass 'auto' (one worker per GPU) or a whole number of worker "
             "processes (0 with bind= to train only on other machines)."
@@ -98,10 +97,6 @@ def plan(
     environments = _environments(count, gpus, slots, strategy)
     limit = parse_size(max_worker_memory) if max_worker_memory is not None else _default_memory(count)
     return Plan(environments, bind or LOCAL_BIND, limit)
-
-
-def _whole(value) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def _slots(gpus: list[str], trials_per_gpu: int, strategy: str | None) -> list[str]:
@@ -186,7 +181,7 @@ def warn_if_exposed(bind: str) -> None:
 
 def parse_size(value) -> int:
     """Bytes from ``1_000_000``, ``"512MB"``, ``"4GB"`` or ``"1.5GiB"``."""
-    if _whole(value) and value > 0:
+    if whole(value) and value > 0:
         return value
     match = _SIZE.match(str(value))
     if not match or float(match.group(1)) <= 0:

@@ -10,8 +10,6 @@ resumed, never silently replaced.
 
 from __future__ import annotations
 
-import datetime
-import importlib.metadata
 import shutil
 import threading
 from pathlib import Path
@@ -24,11 +22,13 @@ from .data import PreparedData, fit_arguments, in_memory, prepare, validation_ar
 from .errors import DataError, SearchError
 from .hypermodel import JointHyperModel
 from .result import SearchResult
-from .rundir import RunDir
+from .rundir import RunDir, now
 from . import settings as search_settings
 from .settings import DEFAULTS
 from .tuners import Budget, SearchStopped, consecutive_failures_error, make_tuner
 
+# distributions whose versions run.json records
+TRAINED_WITH = ("automodel", "tensorflow", "keras", "keras-tuner")
 # run.json keys that must match for a run directory to be resumed
 RESUME_KEYS = ("task", "architectures", "tuner", "seed")
 
@@ -97,6 +97,7 @@ def search(
     meta = _run_meta(prepared, chosen, tuner, max_trials, epochs, batch_size, seed)
     _open_run_dir(run, meta, overwrite)
     run.save_test_data(*prepared.test[:2])  # an image folder stores its file list
+    _prepare_objective(run, prepared, seed)
 
     budget = Budget(budget_seconds, stop_event)
     settings = dict(
@@ -123,7 +124,7 @@ def search(
             raise
         raise consecutive_failures_error(max_consecutive_failures, exc) from exc
     finally:
-        run.update_meta(status=status, updated=_now())
+        run.update_meta(status=status, updated=now())
     return SearchResult(run.path)
 
 
@@ -146,7 +147,7 @@ def build_tuner(run: RunDir, prepared: PreparedData, chosen, settings: dict, bud
         max_consecutive_failures=settings["max_consecutive_failures"],
         max_params=settings["max_params"],
         reporter=reporter,
-        trial_callbacks=_task_callbacks(run, prepared, hypermodel, settings["seed"]) if trains else None,
+        trial_callbacks=_task_callbacks(run, prepared, hypermodel) if trains else None,
         strategy=settings["strategy"] if trains else None,
         mixins=mixins,
     )
@@ -165,13 +166,20 @@ def run_trials(kt_tuner, prepared: PreparedData, settings: dict) -> None:
     )
 
 
-def _task_callbacks(run: RunDir, prepared: PreparedData, hypermodel, seed: int):
+def _prepare_objective(run: RunDir, prepared: PreparedData, seed: int) -> None:
+    """Train generation's feature network once, here, before any trial or worker process needs it."""
+    if prepared.spec.target == "generation":
+        from .generation import ensure_feature_model
+
+        ensure_feature_model(run, prepared.spec, in_memory(prepared.train), in_memory(prepared.validation), seed)
+
+
+def _task_callbacks(run: RunDir, prepared: PreparedData, hypermodel):
     if prepared.spec.target != "generation":
         return None
     from .generation import trial_callbacks
 
-    train, validation = in_memory(prepared.train), in_memory(prepared.validation)
-    return trial_callbacks(run, prepared.spec, train, validation, hypermodel, seed)
+    return trial_callbacks(run, prepared.spec, in_memory(prepared.validation)[0], hypermodel)
 
 
 def _default_name(data, task: str) -> str:
@@ -208,20 +216,6 @@ def _choose_architectures(task: str, names: list[str] | None):
     return chosen
 
 
-def _versions() -> dict:
-    versions = {}
-    for dist in ("automodel", "tensorflow", "keras", "keras-tuner"):
-        try:
-            versions[dist] = importlib.metadata.version(dist)
-        except importlib.metadata.PackageNotFoundError:
-            versions[dist] = None
-    return versions
-
-
-def _now() -> str:
-    return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
-
-
 def _run_meta(prepared: PreparedData, chosen, tuner, max_trials, epochs, batch_size, seed) -> dict:
     spec = prepared.spec
     return {
@@ -236,8 +230,8 @@ def _run_meta(prepared: PreparedData, chosen, tuner, max_trials, epochs, batch_s
         "epochs": epochs,
         "batch_size": batch_size,
         "seed": seed,
-        "versions": _versions(),
-        "created": _now(),
+        "versions": {dist: registry.distribution_version(dist) for dist in TRAINED_WITH},
+        "created": now(),
         "status": "running",
     }
 

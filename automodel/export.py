@@ -13,7 +13,6 @@ interruption at any point leaves the target as it was.
 from __future__ import annotations
 
 import contextlib
-import datetime
 import json
 import math
 import numbers
@@ -37,11 +36,11 @@ from .export_formats import (
     UnsupportedFormat,
     as_numpy,
     to_tensor,
-    version,
 )
 from .export_onnx import ONNXFormat, check_installed
 from .model_card import CARD_FORMAT, CARD_JSON, CARD_MARKDOWN, is_card, markdown
-from .rundir import read_json
+from .registry import distribution_version as version
+from .rundir import now, read_json
 
 FORMATS = {fmt.name: fmt for fmt in (KerasFormat(), SavedModelFormat(), TFLiteFormat(), ONNXFormat())}
 DEFAULT_FORMATS = ("keras", "saved_model", "tflite")
@@ -231,7 +230,7 @@ def _card(result, trial, row, model, signature, outcomes, samples, source, model
     return {
         "automodel_model_card": CARD_FORMAT,
         "name": model_name,
-        "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "created": now(),
         "task": result.task,
         "trial": trial,
         "architecture": hyperparameters.get("architecture"),

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import importlib.metadata
 import json
 import re
 import tempfile
@@ -24,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import AutomodelError
+from .errors import AutomodelError, last_line
 
 SERVING_SIGNATURE = "serving_default"
 INPUT_NAME = "inputs"
@@ -78,13 +77,6 @@ class Signature:
             return {self.output_name: model(inputs, training=False)}
 
         return tf.function(serve, input_signature=[self.tensor_spec(batch_size)])
-
-
-def version(distribution: str) -> str | None:
-    try:
-        return importlib.metadata.version(distribution)
-    except importlib.metadata.PackageNotFoundError:
-        return None
 
 
 def write_saved_model(model, signature: Signature, directory: Path, batch_size: int | None = None) -> None:
@@ -193,7 +185,7 @@ class TFLiteFormat:
                 f"{tf.__version__} does not include, so the artifact could not be verified. "
                 "Deploy the SavedModel or ONNX export instead."
             )
-        raise AutomodelError(f"TFLite conversion failed: {_last_line(errors[-1])}")
+        raise AutomodelError(f"TFLite conversion failed: {last_line(errors[-1])}")
 
     @staticmethod
     def _convert(model, signature: Signature, batch_size: int | None, select_tf_ops: bool = False) -> bytes:
@@ -252,11 +244,6 @@ def to_tensor(x: np.ndarray):
 
 def as_numpy(value) -> np.ndarray:
     return value.numpy() if hasattr(value, "numpy") else np.asarray(value)
-
-
-def _last_line(message: str) -> str:
-    lines = [line.strip() for line in message.strip().splitlines() if line.strip()]
-    return lines[-1] if lines else "no message"
 
 
 @contextlib.contextmanager

@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import AutomodelError
+from .errors import AutomodelError, last_line
 from .export_formats import Signature, UnsupportedFormat, quiet_loggers
 
 CONTRIB_DOMAIN = "ai.onnx.contrib"
@@ -120,8 +120,7 @@ class ONNXFormat:
             env = {**os.environ, "PYTHONWARNINGS": "ignore"}
             done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=300)
             if done.returncode != 0:
-                tail = done.stderr.strip().splitlines()[-1:] or ["no message"]
-                raise AutomodelError(f"ONNX Runtime could not run the exported model: {tail[0]}")
+                raise AutomodelError(f"ONNX Runtime could not run the exported model: {last_line(done.stderr)}")
             return np.load(outputs)
 
 

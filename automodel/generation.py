@@ -71,16 +71,21 @@ def _train_feature_model(spec: TaskSpec, x, y, validation, seed: int) -> keras.M
     return keras.Model(inputs, model.get_layer("features").output, name="fid_features")
 
 
-def feature_model(run: RunDir, spec: TaskSpec | None = None, train=None, validation=None, seed: int = 0):
-    """The run's feature network: loaded from the run directory, or trained and saved there."""
+def ensure_feature_model(run: RunDir, spec: TaskSpec, train, validation, seed: int = 0) -> None:
+    """Train the run's feature network and save it in the run directory, unless it is there."""
     path = run.path / FEATURE_MODEL
-    if not path.is_file():
-        model = _train_feature_model(spec, *train, validation, seed)
-        fd, tmp = tempfile.mkstemp(dir=run.path, suffix=".keras")
-        os.close(fd)
-        model.save(tmp)
-        os.replace(tmp, path)
-    return keras.models.load_model(path)
+    if path.is_file():  # a resumed search keeps its ruler
+        return
+    model = _train_feature_model(spec, *train, validation, seed)
+    fd, tmp = tempfile.mkstemp(dir=run.path, suffix=".keras")
+    os.close(fd)
+    model.save(tmp)
+    os.replace(tmp, path)
+
+
+def feature_model(run: RunDir):
+    """The run's feature network, as ``ensure_feature_model`` saved it."""
+    return keras.models.load_model(run.path / FEATURE_MODEL)
 
 
 def latent_vectors(generator, n: int = SAMPLES, seed: int = 0) -> np.ndarray:
@@ -172,9 +177,12 @@ class FrechetCallback(keras.callbacks.Callback):
             sample_grid(generator, self.spec, self.grid_path)
 
 
-def trial_callbacks(run: RunDir, spec: TaskSpec, train, validation, hypermodel, seed: int):
-    """A factory of per-trial callbacks for the tuner: ``make(trial, record)``."""
-    evaluator = FrechetEvaluator(feature_model(run, spec, train, validation, seed), validation[0])
+def trial_callbacks(run: RunDir, spec: TaskSpec, reference: np.ndarray, hypermodel):
+    """A factory of per-trial callbacks for the tuner: ``make(trial, record)``.
+
+    ``reference`` is the held-out real images the samples are compared with.
+    """
+    evaluator = FrechetEvaluator(feature_model(run), reference)
 
     def make(trial, record):
         hp = trial.hyperparameters

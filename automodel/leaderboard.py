@@ -25,13 +25,19 @@ def _last_value(observations: list) -> float | None:
     return float(value[0] if isinstance(value, list) else value)
 
 
-def _best_epoch_metrics(history: dict, objective: str, direction: str) -> dict:
-    """Metrics at the epoch where ``objective`` was best, from a per-epoch history."""
-    values = history.get(objective) or []
+def best_epoch(values: list[float], direction: str) -> int | None:
+    """Index of the best value (``"max"`` or ``"min"``), NaN skipped; None if there is none."""
     finite = [(v, i) for i, v in enumerate(values) if not math.isnan(v)]
     if not finite:
+        return None
+    return (max if direction == "max" else min)(finite, key=lambda pair: pair[0])[1]
+
+
+def _best_epoch_metrics(history: dict, objective: str, direction: str) -> dict:
+    """Metrics at the epoch where ``objective`` was best, from a per-epoch history."""
+    best = best_epoch(history.get(objective) or [], direction)
+    if best is None:
         return {}
-    best = (max if direction == "max" else min)(finite)[1]
     return {name: series[best] for name, series in history.items() if best < len(series)}
 
 

@@ -63,11 +63,12 @@ def _env_names(variable: str) -> set[str] | None:
     return {name.strip() for name in value.split(",") if name.strip()}
 
 
-def _own_version() -> str:
+def distribution_version(distribution: str) -> str | None:
+    """The installed version of ``distribution``, or None."""
     try:
-        return importlib.metadata.version("automodel")
+        return importlib.metadata.version(distribution)
     except importlib.metadata.PackageNotFoundError:
-        return "unknown"
+        return None
 
 
 def _load_entry_points(manager: pluggy.PluginManager) -> None:
@@ -104,7 +105,7 @@ def plugin_manager() -> pluggy.PluginManager:
         manager.add_hookspecs(hookspecs)
         for name, module in CORE_PLUGINS.items():
             manager.register(module, name=name)
-            _distributions[name] = ("automodel", _own_version())
+            _distributions[name] = ("automodel", distribution_version("automodel") or "unknown")
         _load_entry_points(manager)
         _manager = manager
         # Validate now, so a broken plugin fails at load time, not mid-search.

@@ -16,12 +16,13 @@ is recorded and ranked as if it had never stopped:
 
 from __future__ import annotations
 
-import math
 import shutil
 from pathlib import Path
 
 import keras
 from keras_tuner.src.engine import tuner_utils
+
+from .leaderboard import best_epoch
 
 BACKUP_DIR = "backup"
 
@@ -57,12 +58,11 @@ def continue_history(record: dict, first_epoch: int) -> dict:
 
 def carry_over(history: dict, objective, callbacks) -> None:
     """Tell the best-epoch checkpoint and early stopping about the epochs already trained."""
-    values = [v for v in history.get(objective.name, []) if not math.isnan(v)]
-    if not values:
+    series = history.get(objective.name, [])
+    best_index = best_epoch(series, objective.direction)
+    if best_index is None:
         return
-    series = history[objective.name]
-    best = (max if objective.direction == "max" else min)(values)
-    best_index = series.index(best)
+    best = series[best_index]
     for callback in callbacks:
         if isinstance(callback, tuner_utils.SaveBestEpoch):
             callback.best_value = best

@@ -18,6 +18,9 @@ TUNERS = {
     "grid": "Grid search",
 }
 
+# strategy= values: the tf.distribute strategy that trains one trial over several local devices
+STRATEGIES = {"mirrored": "MirroredStrategy"}
+
 # automodel.search's defaults, which the CLI and the notebook panel offer too
 DEFAULTS = {
     "tuner": "bayesian",
@@ -51,7 +54,8 @@ def check_tuner(tuner) -> None:
         raise SearchError(f"Unknown tuner {tuner!r}. Choose one of: {', '.join(TUNERS)}.")
 
 
-def _whole(value) -> bool:
+def whole(value) -> bool:
+    """An int, and not a bool."""
     return isinstance(value, int) and not isinstance(value, bool)
 
 
@@ -61,12 +65,12 @@ def check(
     """Raise ``SearchError`` for a wrong setting; return the time budget in seconds."""
     check_tuner(tuner)
     for label, value in (("max_trials", max_trials), ("epochs", epochs), ("batch_size", batch_size)):
-        if not _whole(value) or value < 1:
+        if not whole(value) or value < 1:
             raise SearchError(f"{label}={value!r}: pass a whole number of at least 1.")
-    if not _whole(patience) or patience < 1:
+    if not whole(patience) or patience < 1:
         raise SearchError(f"patience={patience!r}: pass a whole number of epochs, at least 1.")
-    if max_params is not None and (not _whole(max_params) or max_params < 1):
+    if max_params is not None and (not whole(max_params) or max_params < 1):
         raise SearchError(f"max_params={max_params!r}: pass a whole number of parameters, at least 1, or None.")
-    if not _whole(max_consecutive_failures) or max_consecutive_failures < 1:
+    if not whole(max_consecutive_failures) or max_consecutive_failures < 1:
         raise SearchError(f"max_consecutive_failures={max_consecutive_failures!r}: pass a whole number, at least 1.")
     return parse_duration(time_budget)

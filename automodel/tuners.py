@@ -28,7 +28,8 @@ from keras_tuner.src import config as keras_tuner_config
 from keras_tuner.src.engine.trial import TrialStatus
 
 from . import resume
-from .errors import SearchError
+from .errors import SearchError, last_line
+from .settings import STRATEGIES
 from .rundir import RunDir
 
 # settings.TUNERS names them; these are the KerasTuner tuners behind the names
@@ -38,9 +39,6 @@ TUNERS = {
     "hyperband": kt.Hyperband,
     "grid": kt.GridSearch,
 }
-
-# strategy= values: tf.distribute strategies for one trial over several local devices
-STRATEGIES = {"mirrored": "MirroredStrategy"}
 
 class SearchStopped(Exception):
     """Raised between trials to end the trial loop (budget spent or stop asked)."""
@@ -287,7 +285,7 @@ def consecutive_failures_error(limit: int, message: str) -> SearchError:
     """The error that ends a search after ``limit`` failed trials in a row."""
     return SearchError(
         f"{limit} trials in a row failed, so the search stopped. "
-        f"Last error: {str(message).strip().splitlines()[-1]}. See the leaderboard's "
+        f"Last error: {last_line(message)}. See the leaderboard's "
         "reason column; fix the plugin or data, or raise max_consecutive_failures."
     )
 
@@ -298,11 +296,7 @@ def _trial_number(trial_id: str) -> int:
 
 def _reason(message: str | None) -> str:
     """The last line of a traceback: the exception and its message."""
-    if not message:
-        return "unknown error"
-    lines = [line.strip() for line in message.strip().splitlines() if line.strip()]
-    last = lines[-1] if lines else message
-    return last.replace("keras_tuner.src.errors.", "")
+    return last_line(message, empty="unknown error").replace("keras_tuner.src.errors.", "")
 
 
 def make_tuner(
