@@ -11,7 +11,6 @@ import json
 import os
 import sys
 
-
 from . import registry, settings
 from .errors import AutomodelError
 
