@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 
@@ -100,10 +101,11 @@ VARIANTS = {
 WORKER_VARIANTS = ("worker (cnn)", "worker, recycled")
 
 
-def measure(variant: str, epochs: int) -> dict:
-    """RSS in MiB after each checkpoint, measured in a fresh process."""
+def measure(variant: str, epochs: int, env: dict | None = None) -> dict:
+    """RSS in MiB after each checkpoint, measured in a fresh process (with ``env`` added to its environment)."""
     code = (SETUP + VARIANTS[variant] + "\nprint(json.dumps(rss))\n").format(epochs=epochs, checkpoints=CHECKPOINTS)
-    out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout
+    environment = {**os.environ, **(env or {})}
+    out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True, env=environment).stdout
     return {int(k): v for k, v in json.loads(out.strip().splitlines()[-1]).items()}
 
 

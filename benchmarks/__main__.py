@@ -1,0 +1,163 @@
+"""``python -m benchmarks``: automodel beside its peers, every measurement in one run.
+
+Run from the repository root. It measures, each in fresh processes, and writes
+the tables to ``benchmarks/RESULTS.md`` with the machine they ran on:
+
+- overhead and duty cycle: one search by hand with KerasTuner and through
+  automodel (``overhead.py``, ``timing.py``);
+- quality: automodel within a time budget beside scikit-learn baselines
+  (``quality.py``);
+- start-up: import, plugin listing, the panel (``startup.py``, ``panel_display.py``);
+- memory after 5, 15 and 30 trials (``memory.py``);
+- with a GPU: overhead, duty cycle and quality again on it, and trials per hour
+  with one and with several trials sharing it (``gpu_sharing.py``).
+
+About 10 minutes on a 2-core CPU. ``--quick`` runs everything small, as a smoke
+test, and prints the tables instead of writing them (unless ``--output`` is given).
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from benchmarks import gpu_sharing, machine, memory, overhead, quality, report, startup
+from benchmarks.fresh import HIDE_GPUS, MeasurementFailed
+
+RESULTS = Path(__file__).with_name("RESULTS.md")
+SECTIONS = ("startup", "overhead", "quality", "memory", "sharing")
+SETTINGS = dict(trials=8, epochs=10, seed=0, budget=120.0, quality_epochs=20, memory_epochs=2,
+                sharing_trials=16, sharing_epochs=5, trials_per_gpu=4, runs=5, kernel_runs=3)
+QUICK = dict(trials=2, epochs=2, budget=20.0, memory_epochs=1, sharing_trials=4, sharing_epochs=1, runs=1, kernel_runs=1)
+MEMORY_VARIANTS = {"automodel": "automodel", "keras-tuner": "plain KerasTuner"}
+NO_GPU = "No GPU is visible to TensorFlow on this machine, so the GPU tables and trials per hour were skipped."
+
+
+class Progress:
+    """Progress lines with the time since the start; counts what failed."""
+
+    def __init__(self):
+        self.started = time.perf_counter()
+        self.failures = 0
+
+    @property
+    def seconds(self) -> float:
+        return time.perf_counter() - self.started
+
+    def __call__(self, message: str) -> None:
+        minutes, seconds = divmod(int(self.seconds), 60)
+        print(f"[{minutes:2d}:{seconds:02d}] {message}", flush=True)
+
+    def attempt(self, label: str, measure, summary=lambda result: "done") -> dict:
+        """``measure()``, with a line before and after; a failure becomes ``{"error": ...}``."""
+        self(f"{label} ...")
+        try:
+            result = measure()
+        except (MeasurementFailed, subprocess.CalledProcessError, subprocess.TimeoutExpired) as exc:
+            self.failures += 1
+            detail = str(exc) + (f"\n{exc.stderr.strip()}" if isinstance(getattr(exc, "stderr", None), str) else "")
+            self(f"{label} FAILED:\n{detail}")
+            return {"error": detail.strip().splitlines()[-1]}
+        self(f"{label}: {summary(result)}")
+        return result
+
+
+def measure_all(settings: dict, sections: tuple[str, ...], progress: Progress, use_gpu: bool = True) -> dict:
+    results = {"settings": settings}
+    progress("the machine ...")
+    results["machine"] = machine.describe()
+    gpus = results["machine"]["gpus"] if use_gpu else []
+    progress(f"the machine: {results['machine']['cpu']}, {results['machine']['cores']} cores, "
+             f"GPUs: {', '.join(g['name'] for g in gpus) or 'none'}")
+    if "startup" in sections:
+        results["startup"] = progress.attempt(
+            "start-up", lambda: startup.measure(settings["runs"], settings["kernel_runs"]), _startup_summary
+        )
+    devices = {"CPU": HIDE_GPUS, **({"GPU": {"CUDA_VISIBLE_DEVICES": gpus[0]["id"]}} if gpus else {})}
+    results["devices"] = {device: _on_device(device, env, settings, sections, progress) for device, env in devices.items()}
+    if not gpus:
+        results["gpu_note"] = NO_GPU if use_gpu else "Not measured (--cpu-only)."
+        progress(results["gpu_note"])
+    if "quality" in sections:
+        results["baselines"] = progress.attempt(
+            "quality: scikit-learn baselines", lambda: quality.measure_baselines(settings["seed"]),
+            lambda r: ", ".join(f"{name} {run['test_accuracy']:.4f} in {run['seconds']:.1f} s" for name, run in r.items()),
+        )
+    if "memory" in sections:
+        results["memory"] = {
+            label: progress.attempt(
+                f"memory: {label}, {max(memory.CHECKPOINTS)} trials",
+                lambda variant=variant: memory.measure(variant, settings["memory_epochs"], env=HIDE_GPUS),
+                lambda rss: ", ".join(f"after {n}: {mib:.0f} MiB" for n, mib in rss.items()),
+            )
+            for variant, label in MEMORY_VARIANTS.items()
+        }
+    if "sharing" in sections and gpus:
+        results["gpu_sharing"] = {
+            k: progress.attempt(
+                f"trials per hour, {k} sharing the GPU",
+                lambda k=k: gpu_sharing.measure(k, settings["sharing_trials"], settings["sharing_epochs"], gpus[0]["id"]),
+                lambda r: f"{r['trials']} trials in {r['seconds']:.1f} s, {r['trials_per_hour']:.0f} per hour",
+            )
+            for k in dict.fromkeys((1, settings["trials_per_gpu"]))
+        }
+    return results
+
+
+def _on_device(device: str, env: dict, settings: dict, sections, progress: Progress) -> dict:
+    measured = {}
+    if "overhead" in sections:
+        measured["overhead"] = {
+            variant: progress.attempt(
+                f"overhead ({device}): {variant}, {settings['trials']} trials x up to {settings['epochs']} epochs",
+                lambda variant=variant: overhead.measure(variant, settings["trials"], settings["epochs"], settings["seed"], env),
+                lambda r: f"{r['seconds']:.1f} s, best val_accuracy {r['best_val_accuracy']:.4f}, "
+                          f"{r['phases'].get('steps', 0) / r['seconds']:.0%} in training steps",
+            )
+            for variant in overhead.VARIANTS
+        }
+    if "quality" in sections:
+        measured["quality"] = progress.attempt(
+            f"quality ({device}): automodel with a {settings['budget']:.0f} s budget",
+            lambda: quality.measure_automodel(settings["budget"], settings["quality_epochs"], settings["seed"], env),
+            lambda r: f"test accuracy {r['test_accuracy']:.4f}, {r['trials']} trials in {r['seconds']:.1f} s",
+        )
+    return measured
+
+
+def _startup_summary(rows: dict) -> str:
+    return "; ".join(f"{name} {row['median']:.2f} s" if "median" in row else f"{name} failed" for name, row in rows.items())
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="everything small: a smoke test, not results")
+    parser.add_argument("--only", nargs="+", choices=SECTIONS, default=list(SECTIONS), metavar="SECTION",
+                        help=f"measure only these: {', '.join(SECTIONS)}")
+    parser.add_argument("--cpu-only", action="store_true", help="skip the GPU measurements even with a GPU")
+    parser.add_argument("--output", type=Path, help=f"where the tables go (default {RESULTS.name}; with --quick, printed)")
+    for name in ("trials", "epochs", "budget", "trials_per_gpu"):
+        parser.add_argument(f"--{name.replace('_', '-')}", type=type(SETTINGS[name]), help=f"default {SETTINGS[name]}")
+    args = parser.parse_args(argv)
+    settings = {**SETTINGS, **(QUICK if args.quick else {}), "quick": args.quick}
+    settings.update({name: getattr(args, name) for name in ("trials", "epochs", "budget", "trials_per_gpu")
+                     if getattr(args, name) is not None})
+    progress = Progress()
+    results = measure_all(settings, tuple(args.only), progress, use_gpu=not args.cpu_only)
+    results["total_seconds"] = progress.seconds
+    document = report.render(results)
+    output = args.output or (None if args.quick else RESULTS)
+    if output is None:
+        print(document)
+    else:
+        output.write_text(document)
+        progress(f"wrote {output}")
+    progress(f"finished in {progress.seconds / 60:.1f} min" + (f", {progress.failures} measurement(s) failed" if progress.failures else ""))
+    return 1 if progress.failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

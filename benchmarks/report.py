@@ -1,0 +1,210 @@
+"""The results of one ``python -m benchmarks`` run as Markdown tables (``RESULTS.md``).
+
+Pure formatting: ``render(results)`` takes the dictionary ``__main__.py``
+gathers and returns the document. A section that was not run is left out; one
+that failed says so in its place.
+"""
+
+from __future__ import annotations
+
+from benchmarks.memory import CHECKPOINTS
+
+COMMAND = "python -m benchmarks"
+TITLE = "# Benchmark results"
+PEER = "keras-tuner"
+
+
+def render(results: dict) -> str:
+    machine, settings = results["machine"], results["settings"]
+    parts = [
+        TITLE,
+        f"Written by `{COMMAND}{' --quick' if settings.get('quick') else ''}` in "
+        f"{_minutes(results.get('total_seconds'))}. Every measurement ran in a fresh process.",
+        _machine(machine),
+    ]
+    devices = {device: measured for device, measured in results.get("devices", {}).items() if measured}
+    for device, measured in devices.items():
+        parts.append(f"## On the {_device_name(device, machine)}")
+        if "overhead" in measured:
+            parts += [_overhead(measured["overhead"], settings), _duty_cycle(measured["overhead"])]
+        if "quality" in measured:
+            parts.append(_quality(measured["quality"], results.get("baselines"), settings))
+    if devices and "GPU" not in devices:
+        parts.append(f"## On a GPU\n\n{results.get('gpu_note') or 'Not measured.'}")
+    if "gpu_sharing" in results:
+        parts.append(_gpu_sharing(results["gpu_sharing"], settings, machine))
+    if "startup" in results:
+        parts.append(_startup(results["startup"]))
+    if "memory" in results:
+        parts.append(_memory(results["memory"], settings))
+    return "\n\n".join(part.strip() for part in parts) + "\n"
+
+
+def table(header: list[str], rows: list[list]) -> str:
+    lines = [header, ["---"] * len(header), *rows]
+    return "\n".join("| " + " | ".join(str(cell) for cell in line) + " |" for line in lines)
+
+
+def _machine(m: dict) -> str:
+    gpus = ", ".join(gpu["name"] for gpu in m.get("gpus", [])) or "none visible to TensorFlow"
+    cores = f"{m['cores']} logical ({m['physical_cores']} physical), {m['usable_cores']} usable"
+    rows = [
+        ["CPU", m["cpu"]],
+        ["cores", cores],
+        ["memory", f"{m['memory_gib']:.1f} GiB"],
+        ["GPU", gpus],
+        ["system", m["os"]],
+        ["Python", m["python"]],
+        ["TensorFlow / Keras / KerasTuner", f"{m['tensorflow']} / {m['keras']} / {m['keras_tuner']}"],
+        ["automodel / scikit-learn", f"{m['automodel']} / {m['scikit-learn']}"],
+        ["date", m["date"]],
+    ]
+    return table(["machine", ""], rows)
+
+
+def _device_name(device: str, machine: dict) -> str:
+    if device == "GPU" and machine.get("gpus"):
+        return f"GPU ({machine['gpus'][0]['name']})"
+    return device
+
+
+def _failed(section: dict) -> str | None:
+    return f"Failed: {section['error']}" if isinstance(section, dict) and "error" in section else None
+
+
+def _overhead(runs: dict, settings: dict) -> str:
+    intro = (
+        f"### Overhead\n\nThe same random search of the `cnn` plugin's space on digits, {settings['trials']} "
+        f"trials of up to {_count(settings['epochs'], 'epoch')}, seed {settings['seed']}, written by hand with KerasTuner "
+        "and through `automodel.search` (`benchmarks/overhead.py`)."
+    )
+    failed = [_failed(run) for run in runs.values() if _failed(run)]
+    if failed:
+        return intro + "\n\n" + "\n".join(failed)
+    ours, peer = runs["automodel"], runs[PEER]
+    same = sum(a == b for a, b in zip(ours["hyperparameters"], peer["hyperparameters"]))
+    rows = [
+        ["search wall time", _s(ours["seconds"]), _s(peer["seconds"]), f"**{ours['seconds'] / peer['seconds']:.2f}**"],
+        ["best validation accuracy", f"{ours['best_val_accuracy']:.4f}", f"{peer['best_val_accuracy']:.4f}", ""],
+        ["trials completed, epochs trained", f"{ours['trials']}, {ours['phases'].get('epochs', 0):.0f}",
+         f"{peer['trials']}, {peer['phases'].get('epochs', 0):.0f}", ""],
+        ["the same hyperparameters drawn", f"{same} of {max(len(ours['hyperparameters']), len(peer['hyperparameters']))} trials", "", ""],
+    ]
+    return intro + "\n\n" + table(["", "automodel", "plain KerasTuner", "automodel / KerasTuner"], rows)
+
+
+def _duty_cycle(runs: dict) -> str:
+    intro = (
+        "### Duty cycle\n\nShare of the search's wall time spent inside training steps, summed by a Keras "
+        "callback from `on_train_batch_begin` to `on_train_batch_end` over every batch of every trial "
+        "(`benchmarks/timing.py`; in automodel through the plugin's public `fit` hook), from the runs above."
+    )
+    if any(_failed(run) for run in runs.values()):
+        return intro + "\n\nNot measured: the runs above failed."
+    shares = {name: _shares(run) for name, run in runs.items()}
+    labels = [
+        ("steps", "**in training steps**"),
+        ("first_steps", "of which each trial's first step (graph tracing)"),
+        ("validation", "in validation, inside `fit`"),
+        ("callbacks", "rest of `fit` (per-epoch callbacks: records, backups, checkpoints)"),
+        ("outside", "outside `fit` (building models, the tuner, data, trial files)"),
+    ]
+    rows = [[label, f"{shares['automodel'][key]:.0%}", f"{shares[PEER][key]:.0%}"] for key, label in labels]
+    return intro + "\n\n" + table(["share of the search's wall time", "automodel", "plain KerasTuner"], rows)
+
+
+def _shares(run: dict) -> dict:
+    wall, spent = run["seconds"], run["phases"]
+    steps, validation, fit = spent.get("steps", 0.0), spent.get("validation", 0.0), spent.get("fit", 0.0)
+    return {
+        "steps": steps / wall,
+        "first_steps": spent.get("first_steps", 0.0) / wall,
+        "validation": validation / wall,
+        "callbacks": max(fit - steps - validation, 0.0) / wall,
+        "outside": max(wall - fit, 0.0) / wall,
+    }
+
+
+def _quality(ours: dict, baselines: dict | None, settings: dict) -> str:
+    intro = (
+        f"### Quality\n\nBest accuracy on the held-out test split of digits (automodel's seeded 70/15/15 "
+        f"split), automodel searching with a time budget of {settings['budget']:.0f} s beside scikit-learn "
+        "baselines tuned by a small grid on the same validation split (`benchmarks/quality.py`)."
+    )
+    rows = []
+    if _failed(ours):
+        rows.append(["automodel", _failed(ours), "", ""])
+    else:
+        rows.append([f"automodel: `cnn`, Bayesian, `time_budget={settings['budget']:.0f}`",
+                     f"**{ours['test_accuracy']:.4f}**", _s(ours["seconds"]), _count(ours["trials"], "trial")])
+    if baselines and _failed(baselines):
+        rows.append(["scikit-learn baselines", _failed(baselines), "", ""])
+    elif baselines:
+        for name, run in baselines.items():
+            rows.append([f"scikit-learn {name}", f"{run['test_accuracy']:.4f}", _s(run["seconds"]),
+                         f"{run['candidates']} candidates, on the CPU"])
+    return intro + "\n\n" + table(["model", "test accuracy", "wall time", ""], rows)
+
+
+def _gpu_sharing(runs: dict, settings: dict, machine: dict) -> str:
+    intro = (
+        f"## Trials per hour on one GPU\n\n`automodel.search(workers=\"auto\", trials_per_gpu=k)`, random search "
+        f"of the `cnn` space on digits, {settings['sharing_trials']} trials of up to "
+        f"{_count(settings['sharing_epochs'], 'epoch')} (`benchmarks/gpu_sharing.py`)."
+    )
+    if _failed(runs):
+        return intro + "\n\n" + _failed(runs)
+    rows = []
+    for k, run in runs.items():
+        if _failed(run):
+            rows.append([k, _failed(run), "", ""])
+        else:
+            rows.append([k, _s(run["seconds"]), run["trials"], f"{run['trials_per_hour']:.0f}"])
+    return intro + "\n\n" + table(["trials sharing the GPU", "wall time", "trials completed", "trials per hour"], rows)
+
+
+def _startup(rows: dict) -> str:
+    intro = (
+        "## Start-up\n\nMedian of fresh processes (`benchmarks/startup.py`; the panel rows come from "
+        "`benchmarks/panel_display.py`)."
+    )
+    cells = []
+    for name, run in rows.items():
+        if _failed(run):
+            cells.append([name, _failed(run), "", ""])
+            continue
+        loaded = {True: "yes", False: "no", None: ""}[run["tensorflow"]]
+        spread = f"{run['min']:.2f}-{run['max']:.2f} s, {_count(run['runs'], 'run')}"
+        cells.append([name, f"{run['median']:.2f} s", spread, loaded])
+    return intro + "\n\n" + table(["", "median", "range", "imports TensorFlow"], cells)
+
+
+def _memory(runs: dict, settings: dict) -> str:
+    intro = (
+        f"## Memory\n\nResident memory of the process that trains, after {', '.join(map(str, CHECKPOINTS))} tiny trials "
+        f"({_count(settings['memory_epochs'], 'epoch')} each, one dense layer on 600 digits, on the CPU; "
+        "`benchmarks/memory.py`)."
+    )
+    rows = []
+    for name, rss in runs.items():
+        if _failed(rss):
+            rows.append([name, _failed(rss), *[""] * len(CHECKPOINTS)])
+        else:
+            rows.append([name, *(f"{rss[n]:.0f} MiB" for n in CHECKPOINTS),
+                         f"{rss[CHECKPOINTS[-1]] - rss[CHECKPOINTS[0]]:+.0f} MiB"])
+    header = ["variant", *(f"after {n}" for n in CHECKPOINTS), f"{CHECKPOINTS[0]} to {CHECKPOINTS[-1]}"]
+    return intro + "\n\n" + table(header, rows)
+
+
+def _count(n: int, thing: str) -> str:
+    return f"{n} {thing}{'' if n == 1 else 's'}"
+
+
+def _s(seconds: float) -> str:
+    return f"{seconds:.1f} s"
+
+
+def _minutes(seconds: float | None) -> str:
+    if seconds is None:
+        return "an unknown time"
+    return f"{int(seconds // 60)} min {seconds % 60:.0f} s"
