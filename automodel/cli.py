@@ -1,7 +1,8 @@
 """The ``automodel`` command.
 
 Listing commands never import TensorFlow, so they answer at once; ``search`` and
-``demo`` import it when they start training.
+``demo`` import it when they start training. ``ui`` hands over to the desktop
+app in ``automodel.widgets`` (the only command that uses a front end).
 """
 
 from __future__ import annotations
@@ -179,6 +180,13 @@ def cmd_export(args) -> int:
     return 0
 
 
+def cmd_ui(args) -> int:
+    from automodel.widgets.serve import serve  # the desktop app is a front end, like the panel it serves
+
+    serve(args.dir, port=args.port, ip=args.ip, open_browser=not args.no_browser)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="automodel", description="Plugin-based AutoML on KerasTuner.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -245,6 +253,13 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--trial", help="trial id (default: the best trial)")
     export.add_argument("--overwrite", action="store_true", help="replace an earlier export at --to")
     export.set_defaults(run=cmd_export)
+
+    ui = commands.add_parser("ui", help="open the search panel as a local web app (no notebook needed)")
+    ui.add_argument("--dir", default=settings.DEFAULTS["directory"], help="folder of the runs and exports")
+    ui.add_argument("--port", type=int, help="port to serve on (default: a free one)")
+    ui.add_argument("--ip", default="127.0.0.1", help="address to listen on; others can reach the app (with its token)")
+    ui.add_argument("--no-browser", action="store_true", help="print the URL without opening a browser")
+    ui.set_defaults(run=cmd_ui)
 
     demo = commands.add_parser("demo", help="a short search on the embedded digits data")
     demo.add_argument("--dir", default=settings.DEFAULTS["directory"], help="parent folder of the run directory")

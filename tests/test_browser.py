@@ -24,64 +24,16 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from browser_tools import (
+    ARTIFACTS, browser_for, children, export_by_clicking, require_chromium, screenshot, search_two_trials, stop_group, wait_for,
+)
 
-CHROMIUM = Path("/usr/bin/chromium")
 TUTORIAL = Path(__file__).parent.parent / "tutorials" / "notebook_search.ipynb"
-ARTIFACTS = Path(__file__).parent / "artifacts"
-CHROMIUM_FLAGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-    "--disable-dev-shm-usage", "--remote-debugging-address=127.0.0.1", "--remote-debugging-port=0",
-    "--window-size=1400,2000",
-    "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",  # no name resolves: nothing leaves the machine
-]
 # JupyterLab user settings: no news toast over the page, no kernel dialog on opening
 SETTINGS = {
     "apputils-extension/notification": {"fetchNews": "false", "checkForUpdates": False},
     "docmanager-extension/plugin": {"autoStartDefaultKernel": True},
 }
-
-
-def _wait_for(condition, timeout: float, what: str, page=None):
-    """Poll ``condition``; with a ``page``, wait through Playwright so its route handler keeps running."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"timed out after {timeout:.0f}s waiting for {what}")
-        if page is not None:
-            page.wait_for_timeout(100)
-        else:
-            time.sleep(0.1)
-
-
-def _stop_group(process: subprocess.Popen, grace: float = 10.0) -> None:
-    """SIGTERM the process group of ``process`` (started with start_new_session), then SIGKILL."""
-    if process.poll() is not None:
-        return
-    try:
-        os.killpg(process.pid, signal.SIGTERM)
-        process.wait(grace)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait(5)
-    except ProcessLookupError:
-        pass
-
-
-def _children(pid: int) -> list[int]:
-    """Process ids whose parent is ``pid`` (the server's kernels run in sessions of their own)."""
-    found = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[1]) == pid:
-            found.append(int(stat.parent.name))
-    return found
 
 
 class Server:
@@ -108,10 +60,10 @@ class Server:
             env=env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True,
         )
         info = self.runtime / f"jpserver-{self.process.pid}.json"
-        _wait_for(lambda: info.is_file() or self.process.poll() is not None, 60, "the server to start")
+        wait_for(lambda: info.is_file() or self.process.poll() is not None, 60, "the server to start")
         assert self.process.poll() is None, (home / "server.log").read_text()[-3000:]
         self.url = f"http://127.0.0.1:{json.loads(info.read_text())['port']}"
-        _wait_for(self._ready, 60, "the server to answer")
+        wait_for(self._ready, 60, "the server to answer")
 
     def api(self, path: str, method: str = "GET"):
         request = urllib.request.Request(f"{self.url}{path}?token={self.token}", method=method)
@@ -132,7 +84,7 @@ class Server:
             return False
 
     def stop(self) -> None:
-        kernels = _children(self.process.pid)
+        kernels = children(self.process.pid)
         try:
             for session in self.api("/api/sessions"):
                 self.api(f"/api/sessions/{session['id']}", method="DELETE")
@@ -143,65 +95,18 @@ class Server:
                 os.killpg(pid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
-        _stop_group(self.process)
+        stop_group(self.process)
         self.log.close()
-
-
-class Browser:
-    """Debian's Chromium in its own process group, driven by Playwright over CDP."""
-
-    def __init__(self, profile: Path):
-        from playwright.sync_api import sync_playwright
-
-        self.process = subprocess.Popen(
-            [str(CHROMIUM), *CHROMIUM_FLAGS, f"--user-data-dir={profile}", "about:blank"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
-        )
-        port_file = profile / "DevToolsActivePort"
-        _wait_for(lambda: port_file.is_file() and port_file.read_text().strip(), 60, "Chromium's DevTools port")
-        port = port_file.read_text().split()[0]
-        self.playwright = sync_playwright().start()
-        self.browser = self.playwright.chromium.connect_over_cdp(f"http://127.0.0.1:{port}")
-
-    def new_page(self):
-        context = self.browser.new_context(viewport={"width": 1400, "height": 2000})
-        context.route("**/*", _local_only)
-        return context.new_page()
-
-    def stop(self) -> None:
-        try:
-            self.browser.close()
-            self.playwright.stop()
-        finally:
-            _stop_group(self.process, grace=5)
-
-
-def _local_only(route):
-    url = route.request.url
-    if url.startswith(("http://127.0.0.1", "data:", "blob:")):
-        route.continue_()
-    else:
-        route.abort()
 
 
 @pytest.fixture(scope="module")
 def jupyter(tmp_path_factory):
-    if not CHROMIUM.exists():
-        pytest.fail(
-            f"{CHROMIUM} is missing, so the browser tests cannot run. Install Debian's Chromium "
-            "(apt-get install -y chromium); ./scripts/test does this by itself."
-        )
+    require_chromium()
     root = tmp_path_factory.mktemp("notebooks")
     home = tmp_path_factory.mktemp("jupyter-home")
     server = Server(root, home)
-    browser = None
-    try:
-        browser = Browser(home / "chromium-profile")
+    with browser_for(server, home / "chromium-profile") as browser:
         yield server, browser
-    finally:
-        if browser is not None:
-            browser.stop()
-        server.stop()
 
 
 def _open_and_run(page, server: Server, url_path: str, name: str):
@@ -212,7 +117,7 @@ def _open_and_run(page, server: Server, url_path: str, name: str):
         tab.wait_for(timeout=60_000)
     page.locator(".jp-Notebook .jp-Cell").first.wait_for(timeout=60_000)
     # Running cells before the kernel is up opens a "Select Kernel" dialog instead.
-    _wait_for(lambda: server.kernel_state(name) == "idle", 90, "the notebook's kernel", page)
+    wait_for(lambda: server.kernel_state(name) == "idle", 90, "the notebook's kernel", page)
     page.locator('.jp-Notebook-ExecutionIndicator[data-status="idle"]').wait_for(timeout=60_000)
     page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
     page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
@@ -221,32 +126,6 @@ def _open_and_run(page, server: Server, url_path: str, name: str):
     panel.wait_for(timeout=90_000)
     print(f"{url_path}: panel shown {time.monotonic() - started:.2f}s after Run All")  # for the README
     return panel
-
-
-def _set_number(panel, css: str, value: int) -> None:
-    field = panel.locator(f".{css} input")
-    field.fill(str(value))
-    field.press("Enter")
-
-
-def _search_two_trials(panel):
-    """Set a small budget in the panel, press Start, and wait for the filled leaderboard."""
-    panel.locator(".automodel-tuner select").select_option(label="Random search")
-    _set_number(panel, "automodel-max-trials", 2)
-    _set_number(panel, "automodel-epochs", 2)
-    panel.locator("button.automodel-start").click()
-    rows = panel.locator(".automodel-leaderboard tr.automodel-row.automodel-completed")
-    _wait_for(lambda: rows.count() >= 2, 240, "2 completed rows on the leaderboard", panel.page)
-    panel.locator(".automodel-notice-success").first.wait_for(timeout=60_000)
-    assert rows.count() == 2
-    assert "finished · 2 trials (2 completed)" in panel.locator(".automodel-status").inner_text()
-
-
-def _screenshot(panel, name: str) -> Path:
-    ARTIFACTS.mkdir(exist_ok=True)
-    path = ARTIFACTS / f"{name}.png"
-    panel.screenshot(path=str(path))
-    return path
 
 
 @contextlib.contextmanager
@@ -269,28 +148,15 @@ def _tutorial_panel(jupyter, folder: str, url_path: str):
 def test_search_and_export_in_jupyterlab(jupyter):
     with _tutorial_panel(jupyter, "jupyterlab", "/lab/tree") as (panel, folder):
         assert panel.locator(".automodel-arch-cnn input").is_checked()
-        _search_two_trials(panel)
+        search_two_trials(panel)
         assert panel.locator(".automodel-curves").is_visible()
 
-        panel.locator(".automodel-format-saved_model input").uncheck()  # .keras and TensorFlow Lite
-        panel.locator(".automodel-export-folder input").fill("exported-digits")
-        panel.locator(".automodel-export-folder input").press("Enter")
-        panel.locator("button.automodel-export").click()
-        listing = panel.locator(".automodel-export-listing li.automodel-file")
-        errors = panel.locator(".automodel-notice-error")
-        _wait_for(lambda: listing.count() > 0 or errors.count() > 0, 240, "the export", panel.page)
-        assert errors.count() == 0, errors.all_inner_texts()
-        exported = folder / "exported-digits"
-        written = sorted(p.relative_to(exported).as_posix() for p in exported.rglob("*") if p.is_file())
-        assert {"model.keras", "model.tflite", "model_card.json"} <= set(written), written
-        assert not any(p.startswith("saved_model") for p in written)
-        shown = listing.all_inner_texts()
-        assert len(shown) == len(written) and all(any(w in s for s in shown) for w in written)
-        assert _screenshot(panel, "jupyterlab-panel").stat().st_size > 10_000
+        export_by_clicking(panel, folder / "exported-digits")
+        assert screenshot(panel, "jupyterlab-panel").stat().st_size > 10_000
 
 
 def test_search_in_notebook_7(jupyter):
     with _tutorial_panel(jupyter, "notebook7", "/notebooks") as (panel, folder):
-        _search_two_trials(panel)
+        search_two_trials(panel)
         assert (folder / "automodel-runs" / "digits" / "run.json").is_file()
-        _screenshot(panel, "notebook7-panel")
+        screenshot(panel, "notebook7-panel")

@@ -1,11 +1,14 @@
 """ipywidgets front ends; they use only the public API of automodel.
 
 ``SearchApp()`` is the point-and-click search panel; ``Leaderboard(run_dir)``
-is a live view of any run directory. Neither imports TensorFlow until a search
-or an export starts.
+is a live view of any run directory; ``DesktopApp(directory)`` is what
+``automodel ui`` serves: the panel and the runs under one folder. None imports
+TensorFlow until a search or an export starts.
 """
 
 from .app import SearchApp
 from .board import Leaderboard
+from .desktop import DesktopApp
+from .runs import RunBrowser
 
-__all__ = ["Leaderboard", "SearchApp"]
+__all__ = ["DesktopApp", "Leaderboard", "RunBrowser", "SearchApp"]

@@ -35,7 +35,8 @@ class SearchApp(widgets.VBox):
 
     ``data`` is a dict of named data (``{"mine": (x, y)}``) or one object;
     ``settings`` preset the form: ``task``, ``dataset``, ``architectures``,
-    ``tuner``, ``max_trials``, ``epochs``, ``time_budget``, ``directory``, ``name``.
+    ``tuner``, ``max_trials``, ``epochs``, ``time_budget``, ``directory``, ``name``,
+    and ``browse_from`` (where the data file browser starts).
     """
 
     def __init__(self, data=None, **settings):
@@ -96,9 +97,7 @@ class SearchApp(widgets.VBox):
         self._update_export_button(running)
 
     def _update_export_button(self, running: bool = False) -> None:
-        board = self.board.board
-        has_model = board is not None and not board.empty and (board["status"] == "completed").any()
-        self.exporter.button.disabled = running or not has_model
+        self.exporter.button.disabled = running or not self.board.has_model
 
     # -- actions ---------------------------------------------------------------
     def start(self) -> Job | None:

@@ -69,6 +69,12 @@ class Leaderboard(widgets.VBox):
             self.watch()
 
     @property
+    def has_model(self) -> bool:
+        """Whether a trial has completed, so that there is a model to export."""
+        board = self.board
+        return board is not None and not board.empty and bool((board["status"] == "completed").any())
+
+    @property
     def selected_trial(self) -> str | None:
         """The chosen trial's id; the best completed one while 'best' is chosen."""
         if self.trial.value is not None:

@@ -5,7 +5,8 @@ installed third-party plugin appears as one more checkbox with its description.
 Data can be a built-in data set, an object from the notebook (``(x, y)``
 arrays, a DataFrame: whatever ``automodel.search`` accepts as ``data``), or a
 path: a folder of images in class sub-folders (``automodel.data.image_folder``)
-or a CSV / .npz file. A table names its target column. What the form can check
+or a CSV / .npz file, typed or chosen with a file browser (``ipyfilechooser``)
+that starts in ``browse_from``. A table names its target column. What the form can check
 without TensorFlow it checks here; the rest is checked by ``search`` itself,
 before any training.
 """
@@ -15,6 +16,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import ipywidgets as widgets
+from ipyfilechooser import FileChooser
 
 import automodel
 from automodel import DataError, SearchError, settings
@@ -52,6 +54,7 @@ class SearchForm(widgets.VBox):
         time_budget=None,
         directory=settings.DEFAULTS["directory"],
         name: str | None = None,
+        browse_from=None,
     ):
         self.notebook_data = _notebook_sources(data)
         self.tasks = automodel.get_tasks()  # a broken plugin raises here, shown by the panel
@@ -70,6 +73,12 @@ class SearchForm(widgets.VBox):
             description="Path", placeholder="folder of images (a sub-folder per class), .csv or .npz",
             style=STYLE, layout={**WIDE, "display": "none"},
         )
+        self.browse = FileChooser(
+            path=str(Path(browse_from or Path.cwd()).expanduser()), select_desc="Choose", change_desc="Choose another",
+            title="A folder of images (open it, then Choose) or a .csv / .npz file",
+            filter_pattern=["*.csv", "*.tsv", "*.csv.gz", "*.npz"], layout={**WIDE, "display": "none"},
+        )
+        self.browse.register_callback(self._path_chosen)
         self.target = widgets.Text(
             description="Target column", placeholder="the column to predict (tables)", style=STYLE,
             layout={**WIDE, "display": "none"},
@@ -91,7 +100,7 @@ class SearchForm(widgets.VBox):
         self.architecture_boxes: dict[str, widgets.Checkbox] = {}
         self.architecture_list = widgets.VBox()
         for widget, css in (
-            (self.task, "task"), (self.data, "data"), (self.path, "path"), (self.target, "target"),
+            (self.task, "task"), (self.data, "data"), (self.path, "path"), (self.browse, "browse"), (self.target, "target"),
             (self.image_size, "image-size"), (self.tuner, "tuner"),
             (self.max_trials, "max-trials"), (self.epochs, "epochs"), (self.time_budget, "time-budget"),
             (self.directory, "directory"), (self.name, "name"), (self.overwrite, "overwrite"),
@@ -99,7 +108,7 @@ class SearchForm(widgets.VBox):
         ):
             widget.add_class(f"automodel-{css}")
         settings = widgets.VBox(
-            [self.task, self.data, self.path, self.target, self.image_size, self.tuner, self.max_trials,
+            [self.task, self.data, self.path, self.browse, self.target, self.image_size, self.tuner, self.max_trials,
              self.epochs, self.time_budget, self.directory, self.name, self.overwrite],
             layout={"min_width": "440px", "overflow": "visible"},
         )
@@ -164,9 +173,13 @@ class SearchForm(widgets.VBox):
     def _data_changed(self) -> None:
         kind, _, key = self.data.value.partition(":")
         table = kind == "notebook" and hasattr(self.notebook_data[key], "columns")  # a DataFrame
-        for field, shown in ((self.path, kind == "path"), (self.image_size, kind == "path"),
+        for field, shown in ((self.path, kind == "path"), (self.browse, kind == "path"), (self.image_size, kind == "path"),
                              (self.target, kind == "path" or table)):
             field.layout.display = None if shown else "none"
+
+    def _path_chosen(self, chooser: FileChooser) -> None:
+        if chooser.selected:
+            self.path.value = str(Path(chooser.selected))  # a chosen folder ends in a separator
 
     # -- reading the form ------------------------------------------------------
     @property

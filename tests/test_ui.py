@@ -1,0 +1,203 @@
+"""``automodel ui``: the desktop app, from its widgets to a real browser on the served page.
+
+The browser test starts ``automodel ui --no-browser`` as a user would, reads the
+printed URL, runs a tiny search by clicking, exports, looks at the Runs tab, and
+checks that the page fetched nothing from the internet, that the server and its
+kernel listen on 127.0.0.1 only and ask for the token, and that Ctrl-C stops
+them all.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+
+import psutil
+import pytest
+from browser_tools import (
+    alive, browser_for, export_by_clicking, require_chromium, screenshot, search_two_trials, stop_group, wait_for,
+)
+
+from automodel import AutomodelError
+from automodel.cli import main
+from automodel.widgets import DesktopApp
+from automodel.widgets.serve import app_notebook, choose_port
+
+
+# -- the widgets, without a browser -------------------------------------------------
+def test_runs_tab_lists_runs_and_shows_the_chosen_leaderboard(tmp_path, digits_run):
+    shutil.copytree(digits_run.path, tmp_path / "digits")
+    (tmp_path / "not-a-run").mkdir()
+    app = DesktopApp(tmp_path)
+    runs = app.runs
+    assert [label.split(" · ")[0] for label, _ in runs.runs.options] == ["digits"]
+    assert runs.board.run_dir == tmp_path / "digits" and runs.board.has_model
+    assert not runs.exporter.button.disabled
+    assert app.search.form.directory.value == str(tmp_path)
+
+    shutil.copytree(digits_run.path, tmp_path / "again")
+    app.tabs.selected_index = 1  # opening the tab reads the folder again, keeping the choice
+    assert sorted(label.split(" · ")[0] for label, _ in runs.runs.options) == ["again", "digits"]
+    assert runs.runs.value == str(tmp_path / "digits")
+    runs.board.unwatch()
+
+
+def test_runs_tab_of_an_empty_folder_says_so(tmp_path):
+    runs = DesktopApp(tmp_path / "runs").runs
+    assert runs.runs.options == () and runs.exporter.button.disabled
+    assert "No runs in" in runs.empty.value and "start a search" in runs.empty.value
+
+
+def test_the_file_browser_fills_the_data_path(tmp_path):
+    (tmp_path / "images" / "cats").mkdir(parents=True)
+    (tmp_path / "table.csv").write_text("a,b\n1,2\n")
+    form = DesktopApp(tmp_path / "runs", browse_from=tmp_path).search.form
+    form.data.value = "path:"
+    assert form.browse.layout.display is None  # shown with the path field
+    # a file is chosen in its folder; a folder of images by opening it
+    for folder, name, chosen in ((tmp_path, "table.csv", tmp_path / "table.csv"), (tmp_path / "images", "", tmp_path / "images")):
+        form.browse.reset(path=str(folder), filename=name)
+        form.browse._select.click()  # opens the chooser
+        form.browse._select.click()  # chooses
+        assert form.path.value == str(chosen)
+
+
+def test_the_app_notebook_runs_the_desktop_panel_in_the_runs_folder(tmp_path):
+    source = app_notebook(tmp_path / "runs", tmp_path).cells[0].source
+    assert f"os.chdir({str(tmp_path / 'runs')!r})" in source
+    assert f"DesktopApp({str(tmp_path / 'runs')!r}, browse_from={str(tmp_path)!r})" in source
+
+
+# -- bad input, before any server starts ---------------------------------------------
+def test_a_taken_port_is_refused_with_the_fix(capsys):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with pytest.raises(AutomodelError, match=f"Port {port} on 127.0.0.1 cannot be used.*--port"):
+            choose_port("127.0.0.1", port)
+        assert main(["ui", "--no-browser", "--port", str(port)]) == 2
+    assert "leave --port out to take a free one" in capsys.readouterr().err
+
+
+def test_an_address_of_another_machine_is_refused(capsys):
+    assert main(["ui", "--no-browser", "--ip", "no-such-host.invalid"]) == 2
+    assert "is not an address of this machine" in capsys.readouterr().err
+
+
+def test_a_file_as_the_runs_folder_is_refused(tmp_path, capsys):
+    (tmp_path / "runs").write_text("")
+    assert main(["ui", "--no-browser", "--dir", str(tmp_path / "runs")]) == 2
+    assert "is a file. Give a folder" in capsys.readouterr().err
+
+
+# -- the real app in a real browser -----------------------------------------------
+class App:
+    """``automodel ui --no-browser`` in its own process group, as a user starts it."""
+
+    def __init__(self, cwd, runs):
+        env = {k: v for k, v in os.environ.items() if k not in ("TF_CPP_MIN_LOG_LEVEL", "PYTEST_CURRENT_TEST")}
+        self.started = time.monotonic()
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "automodel.cli", "ui", "--no-browser", "--dir", str(runs)],
+            cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
+        )
+        self.lines: list[str] = []
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+        self.url = wait_for(self._url, 90, "the printed URL")
+        self.ready_seconds = time.monotonic() - self.started
+
+    def _read(self):
+        for line in self.process.stdout:
+            self.lines.append(line.rstrip("\n"))
+
+    def _url(self):
+        assert self.process.poll() is None, "\n".join(self.lines)
+        return next((line.split()[-1] for line in self.lines if line.startswith("automodel ui: http")), None)
+
+    def stop(self) -> None:
+        """What a failed test left running: the server's process group and its kernels."""
+        try:
+            kernels = [process.pid for process in self.processes()[1:]]
+        except psutil.NoSuchProcess:
+            kernels = []
+        stop_group(self.process, grace=5, sig=signal.SIGKILL)
+        for pid in kernels:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+
+    def processes(self) -> list[psutil.Process]:
+        root = psutil.Process(self.process.pid)
+        return [root, *root.children(recursive=True)]
+
+
+@pytest.fixture()
+def desktop(tmp_path):
+    require_chromium()
+    app = App(tmp_path, tmp_path / "runs")
+    with browser_for(app, tmp_path / "chromium-profile") as browser:
+        yield app, browser
+
+
+def test_automodel_ui_search_export_and_stop_in_a_real_browser(desktop, tmp_path):
+    app, browser = desktop
+    assert app.url.startswith("http://127.0.0.1:") and "?token=" in app.url
+    base = app.url.split("?")[0]
+    with pytest.raises(urllib.error.HTTPError):  # no token, no app (a redirect to a login page)
+        urllib.request.build_opener(NoRedirect).open(base, timeout=10)
+
+    page = browser.new_page()
+    try:
+        page.goto(app.url)
+        panel = page.locator(".automodel-app")
+        panel.wait_for(timeout=90_000)
+        print(f"ui: URL printed after {app.ready_seconds:.1f}s, panel shown after {time.monotonic() - app.started:.1f}s")
+        assert panel.locator(".automodel-arch-cnn input").is_checked()
+        panel.locator(".automodel-arch-vgg16 input").uncheck()  # ImageNet weights are not at hand offline
+        search_two_trials(panel)
+        assert (tmp_path / "runs" / "digits" / "run.json").is_file()
+        export_by_clicking(panel, tmp_path / "runs" / "exported-digits")
+        screenshot(page, "desktop-app")
+
+        page.locator(".automodel-tabs .lm-TabBar-tab", has_text="Runs").click()
+        runs = page.locator(".automodel-run-browser")
+        export = runs.locator("button.automodel-export")
+        wait_for(lambda: export.is_enabled(), 30, "the chosen run's export button", page)
+        assert runs.locator(".automodel-leaderboard tr.automodel-completed").count() == 2
+        assert "digits" in runs.locator(".automodel-runs select").inner_text()
+        assert runs.locator(".automodel-no-runs").inner_text() == ""
+        screenshot(page, "desktop-app-runs")
+    finally:
+        page.context.close()
+    assert browser.blocked == []  # nothing was fetched from the internet
+
+    listening = {
+        conn.laddr.ip
+        for process in app.processes()
+        for conn in process.net_connections(kind="inet")
+        if conn.status == psutil.CONN_LISTEN
+    }
+    assert listening == {"127.0.0.1"}
+
+    kernels = [process.pid for process in app.processes()[1:]]
+    assert kernels  # the app's kernel
+    os.killpg(app.process.pid, signal.SIGINT)  # Ctrl-C in the terminal
+    assert app.process.wait(30) == 0
+    app._reader.join(5)
+    assert app.lines[-1] == "automodel ui: stopped."
+    wait_for(lambda: not any(alive(pid) for pid in kernels), 30, "the kernels to stop")
+
+
+class NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args, **kwargs):
+        return None

@@ -1,0 +1,37 @@
+"""``DesktopApp``: what ``automodel ui`` shows, the search panel and the runs in tabs.
+
+Everything sits under one runs folder: the panel searches into it, and the Runs
+tab lists what is there (from this app, ``automodel search`` or workers) with
+each run's leaderboard and export.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import ipywidgets as widgets
+
+from .app import SearchApp
+from .runs import RunBrowser
+
+
+class DesktopApp(widgets.VBox):
+    """``SearchApp`` searching into ``directory``, and a ``RunBrowser`` over it.
+
+    ``browse_from`` is where the file chooser for data starts; ``settings``
+    preset the search form as for ``SearchApp``.
+    """
+
+    def __init__(self, directory, browse_from=None, **settings):
+        directory = Path(directory)
+        self.search = SearchApp(directory=str(directory), browse_from=browse_from, **settings)
+        self.runs = RunBrowser(directory)
+        self.tabs = widgets.Tab(children=[self.search, self.runs], titles=("New search", "Runs"))
+        self.tabs.add_class("automodel-tabs")
+        self.tabs.observe(self._tab_changed, "selected_index")
+        super().__init__([self.tabs])
+        self.add_class("automodel-desktop")
+
+    def _tab_changed(self, change) -> None:
+        if change["new"] == 1:
+            self.runs.refresh()

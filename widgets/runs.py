@@ -1,0 +1,77 @@
+"""``RunBrowser``: the runs under one folder, each with its leaderboard and export.
+
+The desktop app shows it beside the search panel, so that a search started
+earlier (from the panel, ``automodel search`` or distributed workers) can be
+looked at and exported without a notebook. A run is a sub-folder holding a
+``run.json``; the list is read again on Refresh and each time the tab opens.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import ipywidgets as widgets
+
+from automodel.rundir import RunDir
+
+from .board import Leaderboard
+from .export_panel import ExportPanel
+
+
+def find_runs(directory: Path) -> list[RunDir]:
+    """The run directories directly under ``directory``, the most recently changed first."""
+    runs = [RunDir(path.parent) for path in Path(directory).glob("*/run.json")]
+    return sorted(runs, key=lambda run: run.run_file.stat().st_mtime, reverse=True)
+
+
+def _label(run: RunDir) -> str:
+    meta = run.meta()
+    return f"{run.path.name} · {meta.get('task', '?')} · {meta.get('status', '?')}"
+
+
+class RunBrowser(widgets.VBox):
+    """A run chooser over ``directory``, the chosen run's live leaderboard, and its export."""
+
+    def __init__(self, directory, **kwargs):
+        self.directory = Path(directory)
+        self.runs = widgets.Dropdown(description="Run", layout={"width": "520px"})
+        self.refresh_button = widgets.Button(description="Refresh", icon="refresh")
+        self.board = Leaderboard(watch=False)
+        self.exporter = ExportPanel()
+        self.empty = widgets.HTML()
+        for widget, name in ((self.runs, "runs"), (self.refresh_button, "refresh"), (self.empty, "no-runs")):
+            widget.add_class(f"automodel-{name}")
+        super().__init__(
+            [widgets.HBox([self.runs, self.refresh_button]), self.empty, self.board, self.exporter], **kwargs
+        )
+        self.add_class("automodel-run-browser")
+        self.runs.observe(lambda _: self._show_chosen(), "value")
+        self.refresh_button.on_click(lambda _: self.refresh())
+        self.exporter.button.on_click(lambda _: self.export())
+        self.refresh()
+
+    def refresh(self) -> None:
+        """Read the list of runs again, keeping the chosen one if it is still there."""
+        found = find_runs(self.directory)
+        self.empty.value = "" if found else f"No runs in {self.directory.resolve()} yet: start a search."
+        chosen = self.runs.value
+        paths = [str(run.path) for run in found]
+        with self.hold_trait_notifications():  # one change of run, not one per step
+            self.runs.options = [(_label(run), str(run.path)) for run in found]
+            self.runs.value = chosen if chosen in paths else (paths[0] if paths else None)
+        self._show_chosen()
+
+    def _show_chosen(self) -> None:
+        if self.runs.value is None:
+            self.board.unwatch()
+            self.exporter.button.disabled = True
+            return
+        if self.board.run_dir != Path(self.runs.value):
+            self.board.show(self.runs.value, watch=True)
+        self.exporter.button.disabled = not self.board.has_model
+
+    def export(self):
+        """Export the trial chosen in the leaderboard (default: the best) of the chosen run."""
+        if self.board.run_dir is None:
+            return None
+        return self.exporter.export(self.board.run_dir, self.board.trial.value)

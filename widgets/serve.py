@@ -1,0 +1,126 @@
+"""``automodel ui``: the search panel as a local web app, served by Voilà.
+
+Voilà runs a generated one-cell notebook (``DesktopApp`` over the runs folder)
+in a kernel of its own and shows only its output, so the user sees an app, not
+a notebook. The template is Voilà's ``lab`` template without its links to a
+CDN (Font Awesome, Mermaid): the icons come from Voilà's own bundle, so the app
+looks the same offline. The server listens on 127.0.0.1 unless ``ip`` says
+otherwise, and always asks for a token, which is printed with the URL.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import socket
+import tempfile
+import threading
+import time
+import webbrowser
+from pathlib import Path
+
+import nbformat
+
+from automodel import AutomodelError
+
+LOCALHOST = "127.0.0.1"
+TEMPLATES = Path(__file__).parent / "share"  # holds voila/templates/automodel
+ANY_ADDRESS = ("", "0.0.0.0", "::")
+
+
+def app_notebook(directory: Path, browse_from: Path) -> nbformat.NotebookNode:
+    """The notebook Voilà runs: the desktop panel, with runs and exports under ``directory``."""
+    source = (
+        "import os\n"
+        f"os.chdir({str(directory)!r})  # runs and exports land in the runs folder\n"
+        "from automodel.widgets import DesktopApp\n"
+        f"DesktopApp({str(directory)!r}, browse_from={str(browse_from)!r})"
+    )
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(source)])
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    return notebook
+
+
+def _socket_family(ip: str) -> socket.AddressFamily:
+    return socket.getaddrinfo(ip or None, 0, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[0][0]
+
+
+def choose_port(ip: str, port: int | None) -> int:
+    """``port`` if it is free on ``ip`` (a free one if None); an automodel error if it is taken."""
+    try:
+        with socket.socket(_socket_family(ip), socket.SOCK_STREAM) as probe:
+            probe.bind((ip, port or 0))
+            return probe.getsockname()[1]
+    except socket.gaierror as exc:
+        raise AutomodelError(f"--ip {ip!r} is not an address of this machine ({exc.strerror}).") from None
+    except OSError as exc:
+        raise AutomodelError(
+            f"Port {port} on {ip or 'all addresses'} cannot be used ({exc.strerror}). "
+            "Choose another with --port, or leave --port out to take a free one."
+        ) from None
+
+
+def app_url(ip: str, port: int, token: str) -> str:
+    host = socket.gethostname() if ip in ANY_ADDRESS else ip
+    host = f"[{host}]" if ":" in host else host
+    return f"http://{host}:{port}/?token={token}"
+
+
+def _when_listening(ip: str, port: int, then, timeout: float = 120.0) -> None:
+    """Call ``then()`` once the server accepts connections (from a thread of its own)."""
+    address = LOCALHOST if ip in ANY_ADDRESS else ip
+
+    def wait():
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection((address, port), timeout=1).close()
+            except OSError:
+                time.sleep(0.1)
+                continue
+            then()
+            return
+
+    threading.Thread(target=wait, name="automodel-ui-ready", daemon=True).start()
+
+
+def serve(directory=".", *, port: int | None = None, ip: str = LOCALHOST, open_browser: bool = True, announce=print) -> None:
+    """Serve the desktop app until Ctrl-C (or SIGTERM); kernels are shut down on the way out."""
+    from voila.app import Voila
+
+    directory = Path(directory).expanduser().resolve()
+    if directory.exists() and not directory.is_dir():
+        raise AutomodelError(f"--dir {directory} is a file. Give a folder for runs and exports.")
+    port = choose_port(ip, port)
+    directory.mkdir(parents=True, exist_ok=True)
+    token = secrets.token_urlsafe(24)
+    url = app_url(ip, port, token)
+    local = ip == LOCALHOST
+
+    def ready():
+        announce(f"automodel ui: {url}")
+        if not local:
+            announce(f"automodel ui: listening on {ip or 'all addresses'}; anyone with the URL above can use the app.")
+        announce("automodel ui: press Ctrl-C to stop.")
+        if open_browser:
+            webbrowser.open(url)
+
+    os.environ["JUPYTER_PATH"] = os.pathsep.join(filter(None, [str(TEMPLATES), os.environ.get("JUPYTER_PATH")]))
+    with tempfile.TemporaryDirectory(prefix="automodel-ui-") as home:
+        notebook = Path(home) / "automodel.ipynb"  # the page title is the notebook's name
+        nbformat.write(app_notebook(directory, Path.cwd()), notebook)
+        _when_listening(ip, port, ready)
+        Voila.launch_instance(argv=[
+            str(notebook), f"--Voila.ip={ip}", f"--Voila.port={port}", "--Voila.port_retries=0",
+            f"--Voila.token={token}", "--Voila.open_browser=False",
+            "--Voila.log_level=ERROR",  # not "the notebook is not trusted": it is generated here
+            "--Voila.tornado_settings=ws_ping_timeout=30000",  # within the ping interval, as tornado wants
+            "--VoilaConfiguration.template=automodel",
+            # only the widget extensions: the page needs nothing else, and other JupyterLab extensions
+            # installed beside Voilà may be built for another JupyterLab and fail to load in its page
+            "--VoilaConfiguration.extension_allowlist=@voila-dashboards/widgets-manager8",
+            "--VoilaConfiguration.extension_allowlist=@jupyter-widgets/jupyterlab-manager",
+            "--KernelManager.transport=ipc",  # the kernel talks over local files, not TCP ports
+            f"--VoilaConfiguration.show_tracebacks={local}",  # a remote visitor sees no code paths
+        ])
+    announce("automodel ui: stopped.")
