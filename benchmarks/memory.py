@@ -105,7 +105,8 @@ def measure(variant: str, epochs: int, env: dict | None = None) -> dict:
     """RSS in MiB after each checkpoint, measured in a fresh process (with ``env`` added to its environment)."""
     code = (SETUP + VARIANTS[variant] + "\nprint(json.dumps(rss))\n").format(epochs=epochs, checkpoints=CHECKPOINTS)
     environment = {**os.environ, **(env or {})}
-    out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True, env=environment).stdout
+    done = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True, env=environment)
+    out = done.stdout
     return {int(k): v for k, v in json.loads(out.strip().splitlines()[-1]).items()}
 
 

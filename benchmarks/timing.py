@@ -10,6 +10,10 @@
 - ``fit``: between ``on_train_begin`` and ``on_train_end``; what is in it and not
   in the two above is the per-epoch callbacks (records, backups, checkpoints).
 
+A callback with batch hooks makes Keras run them in step with training, as
+any such callback does: the cost is converting each step's logs, alike in
+every variant measured.
+
 KerasTuner deep-copies callbacks for each trial, so the sums live in the module
 (``SPENT``), not in the callback. Importing this module imports Keras: only the
 measuring child processes do.

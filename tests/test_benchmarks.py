@@ -20,17 +20,19 @@ MACHINE = {
     "python": "3.11", "automodel": "0.1.0", "scikit-learn": "1.5", "date": "2026-01-01 00:00 UTC",
     "tensorflow": "2.20", "keras": "3.10", "keras_tuner": "1.4.8", "gpus": [],
 }
-SETTINGS = {"trials": 2, "epochs": 3, "seed": 0, "budget": 30.0, "memory_epochs": 2, "sharing_trials": 4,
+SETTINGS = {"trials": 2, "epochs": 3, "seed": 0, "repeats": 2, "budget": 30.0, "memory_epochs": 2, "sharing_trials": 4,
             "sharing_epochs": 1, "quick": False}
 PHASES = {"steps": 20.0, "first_steps": 4.0, "validation": 5.0, "fit": 30.0, "epochs": 6}
 HPS = [{"conv_blocks": 1}, {"conv_blocks": 2}]
 
 
 def results(**extra) -> dict:
+    search = {"trials": 2, "hyperparameters": HPS, "phases": PHASES}
     overhead = {
-        "automodel": {"seconds": 50.0, "best_val_accuracy": 0.98, "trials": 2, "hyperparameters": HPS, "phases": PHASES},
-        "keras-tuner": {"seconds": 40.0, "best_val_accuracy": 0.97, "trials": 2, "hyperparameters": HPS,
-                        "phases": PHASES},
+        "automodel": {**search, "seconds": 50.0, "cpu_seconds": 90.0, "every_seconds": [50.0, 52.0],
+                      "best_val_accuracy": 0.98},
+        "keras-tuner": {**search, "seconds": 40.0, "cpu_seconds": 75.0, "every_seconds": [40.0, 42.5],
+                        "best_val_accuracy": 0.97},
     }
     return {
         "machine": MACHINE,
@@ -50,7 +52,10 @@ def results(**extra) -> dict:
 
 def test_tables_hold_the_ratios_shares_and_machine():
     document = report.render(results())
-    assert "| search wall time | 50.0 s | 40.0 s | **1.25** |" in document
+    assert "| search wall time, fastest of 2 runs | 50.0 s | 40.0 s | **1.25** |" in document
+    assert "| search CPU time (all threads), same run | 90.0 s | 75.0 s | 1.20 |" in document
+    assert "2 runs each in turn (A B B A)" in document
+    assert "| wall time of every run | 50.0 s, 52.0 s | 40.0 s, 42.5 s |  |" in document
     assert "| the same hyperparameters drawn | 2 of 2 trials |" in document
     assert "| **in training steps** | 40% | 50% |" in document  # 20 s of 50 s, of 40 s
     assert "| outside `fit` (building models, the tuner, data, trial files) | 40% | 25% |" in document
@@ -70,7 +75,8 @@ def test_a_failed_search_and_the_gpu_tables():
     sharing = {1: {"seconds": 36.0, "trials": 4, "trials_per_hour": 400.0}, 4: {"error": "no chief"}}
     document = report.render(results(
         machine={**MACHINE, "gpus": [gpu]},
-        devices={"CPU": {"overhead": failed}, "GPU": {"quality": {"seconds": 30.0, "test_accuracy": 0.98, "trials": 9}}},
+        devices={"CPU": {"overhead": failed},
+                 "GPU": {"quality": {"seconds": 30.0, "test_accuracy": 0.98, "trials": 9}}},
         gpu_sharing=sharing,
     ))
     assert "Failed: boom" in document and "Not measured: the runs above failed." in document
