@@ -166,6 +166,14 @@ def cmd_leaderboard(args) -> int:
     return 0
 
 
+def cmd_stop(args) -> int:
+    from .result import open_run
+
+    open_run(args.run_dir).request_stop()
+    print(f"automodel stop: asked the search in {args.run_dir} to stop after its current epoch.")
+    return 0
+
+
 def cmd_export(args) -> int:
     from .model_card import CARD_MARKDOWN, summary_lines
     from .result import open_run
@@ -243,6 +251,10 @@ def build_parser() -> argparse.ArgumentParser:
     board.add_argument("--all-columns", action="store_true", help="include every hyperparameter")
     board.add_argument("--csv", action="store_true", help="print CSV with every column")
     board.set_defaults(run=cmd_leaderboard)
+
+    stop = commands.add_parser("stop", help="ask a running search (any process, any machine) to stop after its epoch")
+    stop.add_argument("run_dir")
+    stop.set_defaults(run=cmd_stop)
 
     from .export import DEFAULT_FORMATS, FORMATS
 

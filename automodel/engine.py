@@ -16,7 +16,7 @@ from pathlib import Path
 
 import keras_tuner as kt
 
-from . import distributed, registry
+from . import distributed, registry, session
 from .architecture import Architecture
 from .data import PreparedData, fit_arguments, in_memory, prepare, validation_argument
 from .errors import DataError, SearchError
@@ -99,7 +99,9 @@ def search(
     run.save_test_data(*prepared.test[:2])  # an image folder stores its file list
     _prepare_objective(run, prepared, seed)
 
-    budget = Budget(budget_seconds, stop_event)
+    session.forget_stop(run)
+    # a stop asked from outside (another process, the desktop app's Runs tab) ends it too
+    budget = Budget(budget_seconds, stop_event, stop_request=lambda: session.stop_reason(run))
     settings = dict(
         tuner=tuner,
         max_trials=max_trials,

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import registry
+from . import registry, session
 from .data import fit_arguments, in_memory, load_split, to_model_inputs
 from .errors import DataError, SearchError
 from .leaderboard import leaderboard
@@ -165,6 +165,18 @@ class SearchResult:
         from .export import export_model
 
         return export_model(self, path, formats=formats, trial=trial, overwrite=overwrite)
+
+    def request_stop(self, reason: str = "stopped by user") -> None:
+        """Ask the search writing this run to stop after its current epoch, keeping finished trials.
+
+        It works from any process that sees the run directory (another notebook, a
+        terminal, a machine sharing the folder): the request is a file the search
+        reads after each epoch, workers included.
+        """
+        status = self.run.meta().get("status")
+        if status != "running":
+            raise SearchError(f"{self.path} is not running (its status is {status!r}), so there is nothing to stop.")
+        session.request_stop(self.run, reason)
 
     def generate(self, n: int = 16, seed: int = 0, trial_id: str | None = None) -> np.ndarray:
         """``n`` images from the best (or given) generator, in the data's value range."""

@@ -6,8 +6,9 @@ they agree through these:
 
     session.json         this session's settings (what every worker builds its
                          tuner from), its deadline and the chief's address
-    stop.json            present once a stop was asked: workers stop after their
-                         current epoch and the chief starts no new trial
+    stop.json            present once a stop was asked (by the searching process,
+                         ``SearchResult.request_stop`` or ``automodel stop``):
+                         trials stop after their current epoch and no new one starts
     train_data.npz, validation_data.npz   the prepared splits the workers train on
 
 A file, not a signal, carries the stop request, so it reaches workers on other
@@ -26,9 +27,14 @@ STOP_FILE = "stop.json"
 WORKER_SPLITS = ("train", "validation")
 
 
+def forget_stop(run: RunDir) -> None:
+    """A new search starts: a stop asked of an earlier one no longer counts."""
+    (run.path / STOP_FILE).unlink(missing_ok=True)
+
+
 def start(run: RunDir, settings: dict, deadline: float | None) -> dict:
     """Begin a session: forget an old stop request, record the settings."""
-    (run.path / STOP_FILE).unlink(missing_ok=True)
+    forget_stop(run)
     session = {
         "id": uuid.uuid4().hex,
         "started": time.time(),

@@ -198,6 +198,28 @@ def test_stop_event_ends_the_search_after_the_current_epoch(tmp_path, small_digi
     assert result.run.meta()["status"] == "stopped: stopped by user"
 
 
+def test_a_stop_asked_through_the_run_directory_ends_the_search_and_is_forgotten_by_the_next(tmp_path, small_digits):
+    def reporter(event, **info):  # as another process would: only the run directory is shared
+        if event == "epoch_end" and info["epoch"] == 2:
+            automodel.open_run(tmp_path / "s").request_stop()
+
+    options = dict(
+        task="image_classification", data=small_digits, architectures=["tiny"], tuner="random",
+        epochs=50, patience=50, directory=tmp_path, name="s",
+    )
+    with registered(plugin_of(tiny_architecture()), "tiny"):
+        result = automodel.search(max_trials=5, reporter=reporter, **options)
+        board = result.leaderboard()
+        assert len(board) == 1 and board.iloc[0]["epochs"] == 2
+        assert result.run.meta()["status"] == "stopped: stopped by user"
+        with pytest.raises(SearchError, match="is not running .*'stopped: stopped by user'.*nothing to stop"):
+            result.request_stop()
+
+        (tmp_path / "s" / "stop.json").write_text('{"reason": "left over"}')  # asked of the earlier search
+        resumed = automodel.search(max_trials=2, epochs=2, **{k: v for k, v in options.items() if k != "epochs"})
+    assert resumed.run.meta()["status"] == "finished" and len(resumed.leaderboard()) == 2
+
+
 @pytest.mark.parametrize(
     "options, message",
     [

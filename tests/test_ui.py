@@ -31,6 +31,7 @@ from automodel import AutomodelError
 from automodel.cli import main
 from automodel.widgets import DesktopApp
 from automodel.widgets.serve import app_notebook, choose_port
+from conftest import plugin_of, registered, tiny_architecture
 
 
 # -- the widgets, without a browser -------------------------------------------------
@@ -49,6 +50,39 @@ def test_runs_tab_lists_runs_and_shows_the_chosen_leaderboard(tmp_path, digits_r
     assert sorted(label.split(" · ")[0] for label, _ in runs.runs.options) == ["again", "digits"]
     assert runs.runs.value == str(tmp_path / "digits")
     runs.board.unwatch()
+
+
+def test_stop_in_the_runs_tab_reaches_the_search_through_the_run_directory(tmp_path, small_digits):
+    # the panel's own Stop is not used: the request travels as a closed page's search would get it
+    with registered(plugin_of(tiny_architecture()), "tiny"):
+        app = DesktopApp(
+            tmp_path, data={"small": small_digits}, task="image_classification", architectures=["tiny"],
+            tuner="random", max_trials=5, epochs=200,
+        )
+        app.search.start()
+        wait_for(lambda: app.search.progress.epochs.value >= 1, 60, "the first epoch")
+        app.tabs.selected_index = 1
+        runs = app.runs
+        assert runs.runs.value == str(tmp_path / "small") and not runs.stop_button.disabled
+        runs.stop_button.click()
+        assert runs.stop_button.disabled and "Asked the search to stop" in runs.notice.text
+        assert app.search.wait(60)
+    board = app.search.board.board
+    assert len(board) == 1 and board.iloc[0]["reason"] == "stopped by user" and board.iloc[0]["epochs"] < 200
+    assert app.search.result.run.meta()["status"] == "stopped: stopped by user"
+    runs.refresh()
+    assert runs.stop_button.disabled  # the run has ended
+    runs.board.unwatch()
+
+
+def test_stop_of_a_run_that_is_not_running_says_so(tmp_path, digits_run, capsys):
+    shutil.copytree(digits_run.path, tmp_path / "digits")
+    runs = DesktopApp(tmp_path).runs
+    assert runs.stop_button.disabled
+    runs.stop()
+    assert runs.notice.kind == "error" and "is not running (its status is 'finished'), so there is nothing to stop" in runs.notice.text
+    assert main(["stop", str(tmp_path / "digits")]) == 2
+    assert "nothing to stop" in capsys.readouterr().err
 
 
 def test_runs_tab_of_an_empty_folder_says_so(tmp_path):

@@ -2,8 +2,10 @@
 
 The desktop app shows it beside the search panel, so that a search started
 earlier (from the panel, ``automodel search`` or distributed workers) can be
-looked at and exported without a notebook. A run is a sub-folder holding a
-``run.json``; the list is read again on Refresh and each time the tab opens.
+looked at, stopped and exported without a notebook. A run is a sub-folder
+holding a ``run.json``; the list is read again on Refresh and each time the tab
+opens. Stop asks through the run directory (``SearchResult.request_stop``), so it
+reaches a search in any process: one whose page was closed, a terminal's, workers.
 """
 
 from __future__ import annotations
@@ -12,10 +14,13 @@ from pathlib import Path
 
 import ipywidgets as widgets
 
+import automodel
+from automodel import AutomodelError
 from automodel.rundir import RunDir
 
 from .board import Leaderboard
 from .export_panel import ExportPanel
+from .notice import Notice
 
 
 def find_runs(directory: Path) -> list[RunDir]:
@@ -30,23 +35,29 @@ def _label(run: RunDir) -> str:
 
 
 class RunBrowser(widgets.VBox):
-    """A run chooser over ``directory``, the chosen run's live leaderboard, and its export."""
+    """A run chooser over ``directory``, the chosen run's live leaderboard, Stop, and export."""
 
     def __init__(self, directory, **kwargs):
         self.directory = Path(directory)
         self.runs = widgets.Dropdown(description="Run", layout={"width": "520px"})
         self.refresh_button = widgets.Button(description="Refresh", icon="refresh")
+        self.stop_button = widgets.Button(description="Stop", icon="stop", button_style="warning", disabled=True)
+        self.notice = Notice()
         self.board = Leaderboard(watch=False)
         self.exporter = ExportPanel()
         self.empty = widgets.HTML()
-        for widget, name in ((self.runs, "runs"), (self.refresh_button, "refresh"), (self.empty, "no-runs")):
+        for widget, name in ((self.runs, "runs"), (self.refresh_button, "refresh"), (self.stop_button, "stop-run"),
+                             (self.empty, "no-runs")):
             widget.add_class(f"automodel-{name}")
         super().__init__(
-            [widgets.HBox([self.runs, self.refresh_button]), self.empty, self.board, self.exporter], **kwargs
+            [widgets.HBox([self.runs, self.refresh_button, self.stop_button]), self.empty, self.notice, self.board,
+             self.exporter],
+            **kwargs,
         )
         self.add_class("automodel-run-browser")
         self.runs.observe(lambda _: self._show_chosen(), "value")
         self.refresh_button.on_click(lambda _: self.refresh())
+        self.stop_button.on_click(lambda _: self.stop())
         self.exporter.button.on_click(lambda _: self.export())
         self.refresh()
 
@@ -64,11 +75,27 @@ class RunBrowser(widgets.VBox):
     def _show_chosen(self) -> None:
         if self.runs.value is None:
             self.board.unwatch()
-            self.exporter.button.disabled = True
+            self.exporter.button.disabled = self.stop_button.disabled = True
             return
         if self.board.run_dir != Path(self.runs.value):
+            self.notice.clear()
             self.board.show(self.runs.value, watch=True)
+        else:
+            self.board.refresh()
         self.exporter.button.disabled = not self.board.has_model
+        self.stop_button.disabled = self.board.status != "running"
+
+    def stop(self) -> None:
+        """Ask the chosen run's search to stop after its current epoch."""
+        if self.board.run_dir is None:
+            return
+        try:
+            automodel.open_run(self.board.run_dir).request_stop()
+        except AutomodelError as exc:
+            self.notice.error(exc)
+        else:
+            self.notice.show("Asked the search to stop after its current epoch; finished trials are kept.")
+        self.stop_button.disabled = True
 
     def export(self):
         """Export the trial chosen in the leaderboard (default: the best) of the chosen run."""
