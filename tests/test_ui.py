@@ -138,11 +138,11 @@ def test_a_file_as_the_runs_folder_is_refused(tmp_path, capsys):
 class App:
     """``automodel ui --no-browser`` in its own process group, as a user starts it."""
 
-    def __init__(self, cwd, runs):
+    def __init__(self, cwd, runs, *options):
         env = {k: v for k, v in os.environ.items() if k not in ("TF_CPP_MIN_LOG_LEVEL", "PYTEST_CURRENT_TEST")}
         self.started = time.monotonic()
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "automodel.cli", "ui", "--no-browser", "--dir", str(runs)],
+            [sys.executable, "-m", "automodel.cli", "ui", "--no-browser", "--dir", str(runs), *options],
             cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
         )
         self.lines: list[str] = []
@@ -197,6 +197,12 @@ def test_automodel_ui_search_export_and_stop_in_a_real_browser(desktop, tmp_path
         panel.wait_for(timeout=90_000)
         print(f"ui: URL printed after {app.ready_seconds:.1f}s, panel shown after {time.monotonic() - app.started:.1f}s")
         assert panel.locator(".automodel-arch-cnn input").is_checked()
+        data = panel.locator(".automodel-data select")
+        data.select_option(label="a folder or CSV file...")  # the file browser starts where the app was launched
+        panel.locator(".automodel-browse").wait_for()
+        assert str(tmp_path) in panel.locator(".automodel-browse select").first.inner_text()
+        data.select_option(index=0)
+        panel.locator(".automodel-browse").wait_for(state="hidden")
         panel.locator(".automodel-arch-vgg16 input").uncheck()  # ImageNet weights are not at hand offline
         search_two_trials(panel)
         assert (tmp_path / "runs" / "digits" / "run.json").is_file()
@@ -235,3 +241,19 @@ def test_automodel_ui_search_export_and_stop_in_a_real_browser(desktop, tmp_path
 class NoRedirect(urllib.request.HTTPRedirectHandler):
     def redirect_request(self, *args, **kwargs):
         return None
+
+
+def test_on_every_address_the_token_is_still_required_and_ctrl_c_stops_it(tmp_path):
+    app = App(tmp_path, tmp_path / "runs", "--ip", "0.0.0.0")
+    try:
+        assert app.url.startswith(f"http://{socket.gethostname()}:") and "?token=" in app.url
+        assert any("listening on 0.0.0.0" in line for line in app.lines)
+        local = "http://127.0.0.1:" + app.url.split(":", 2)[2]
+        with pytest.raises(urllib.error.HTTPError):
+            urllib.request.build_opener(NoRedirect).open(local.split("?")[0], timeout=10)
+        with urllib.request.urlopen(local, timeout=60) as page:  # the token opens it
+            assert page.status == 200 and b"<title>automodel</title>" in page.read()
+        os.killpg(app.process.pid, signal.SIGINT)
+        assert app.process.wait(30) == 0
+    finally:
+        app.stop()
