@@ -138,11 +138,14 @@ def test_a_file_as_the_runs_folder_is_refused(tmp_path, capsys):
 class App:
     """``automodel ui --no-browser`` in its own process group, as a user starts it."""
 
-    def __init__(self, cwd, runs, *options):
+    def __init__(self, cwd, runs, *options, browser: str | None = None):
+        """``browser``: a command to open the URL with (as $BROWSER); without one, ``--no-browser``."""
         env = {k: v for k, v in os.environ.items() if k not in ("TF_CPP_MIN_LOG_LEVEL", "PYTEST_CURRENT_TEST")}
+        if browser:
+            env["BROWSER"] = browser
         self.started = time.monotonic()
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "automodel.cli", "ui", "--no-browser", "--dir", str(runs), *options],
+            [sys.executable, "-m", "automodel.cli", "ui", *([] if browser else ["--no-browser"]), "--dir", str(runs), *options],
             cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
         )
         self.lines: list[str] = []
@@ -243,10 +246,15 @@ class NoRedirect(urllib.request.HTTPRedirectHandler):
         return None
 
 
-def test_on_every_address_the_token_is_still_required_and_ctrl_c_stops_it(tmp_path):
-    app = App(tmp_path, tmp_path / "runs", "--ip", "0.0.0.0")
+def test_on_every_address_the_token_is_still_required_and_the_browser_opens_the_url(tmp_path):
+    opened = tmp_path / "opened"
+    browser = tmp_path / "browser"
+    browser.write_text(f"#!/bin/sh\necho \"$1\" > {opened}\n")
+    browser.chmod(0o755)
+    app = App(tmp_path, tmp_path / "runs", "--ip", "0.0.0.0", browser=f"{browser} %s")
     try:
         assert app.url.startswith(f"http://{socket.gethostname()}:") and "?token=" in app.url
+        assert wait_for(lambda: opened.is_file() and opened.read_text().strip(), 30, "the browser") == app.url
         assert any("listening on 0.0.0.0" in line for line in app.lines)
         local = "http://127.0.0.1:" + app.url.split(":", 2)[2]
         with pytest.raises(urllib.error.HTTPError):
