@@ -51,6 +51,10 @@ def __getattr__(name):
     if name in _LAZY:
         import importlib
 
+        if name == "search":
+            from .startup import load_tensorflow
+
+            load_tensorflow()  # without TensorFlow's native start-up lines, which a notebook would show
         module, attribute = _LAZY[name]
         value = getattr(importlib.import_module(module), attribute)
         globals()[name] = value

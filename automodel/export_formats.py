@@ -209,10 +209,13 @@ class TFLiteFormat:
         return sorted({name.decode() for name in re.findall(rb"Flex([A-Za-z0-9]+)", flatbuffer)})
 
     def predict(self, folder: Path, info: dict, signature: Signature, x: np.ndarray) -> np.ndarray:
-        interpreter = _interpreter(folder / info["path"])
-        runner = interpreter.get_signature_runner(info["signature"])
-        batches = [x] if info["batch_size"] is None else np.split(x, len(x))
-        outputs = [runner(**{signature.input_name: batch})[signature.output_name] for batch in batches]
+        from .startup import quiet_native_stderr
+
+        with quiet_native_stderr():  # the interpreter's native notice of its CPU delegate, which a notebook would show
+            interpreter = _interpreter(folder / info["path"])
+            runner = interpreter.get_signature_runner(info["signature"])
+            batches = [x] if info["batch_size"] is None else np.split(x, len(x))
+            outputs = [runner(**{signature.input_name: batch})[signature.output_name] for batch in batches]
         return np.concatenate(outputs)
 
 

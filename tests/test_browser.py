@@ -28,7 +28,7 @@ from browser_tools import (
     ARTIFACTS, browser_for, children, export_by_clicking, require_chromium, screenshot, search_two_trials, stop_group, wait_for,
 )
 
-TUTORIAL = Path(__file__).parent.parent / "tutorials" / "notebook_search.ipynb"
+TUTORIAL = Path(__file__).parent.parent / "tutorials" / "01_quick_start.ipynb"
 # JupyterLab user settings: no news toast over the page, no kernel dialog on opening
 SETTINGS = {
     "apputils-extension/notification": {"fetchNews": "false", "checkForUpdates": False},

@@ -8,12 +8,14 @@ forwarded into the notebook's cells; so this is where flooding would show.
 from __future__ import annotations
 
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import nbformat
 from nbclient import NotebookClient
 
-TUTORIAL = Path(__file__).parent.parent / "tutorials" / "notebook_search.ipynb"
+TUTORIAL = Path(__file__).parent.parent / "tutorials" / "01_quick_start.ipynb"
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 
 
@@ -61,3 +63,13 @@ def test_the_tutorial_runs_and_a_search_leaves_the_notebook_clean(tmp_path, monk
         assert _stream_text(cell, "stderr") == ""
     assert (tmp_path / "automodel-runs" / "digits" / "run.json").is_file()
     assert (tmp_path / "exported-model" / "model.tflite").is_file()
+
+
+def test_the_python_api_loads_tensorflow_without_its_start_up_lines(monkeypatch):
+    # what native code writes to descriptor 2 lands in the notebook cell that runs next
+    monkeypatch.delenv("TF_CPP_MIN_LOG_LEVEL", raising=False)
+    done = subprocess.run(
+        [sys.executable, "-c", "import sys, automodel; automodel.search; print('tensorflow' in sys.modules)"],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert done.returncode == 0 and done.stdout == "True\n" and done.stderr == "", done.stderr
