@@ -35,7 +35,13 @@ SETTINGS = {
 }
 QUICK = {"trials": 2, "epochs": 2, "repeats": 1, "budget": 20.0, "memory_epochs": 1, "sharing_trials": 4,
          "sharing_epochs": 1, "runs": 1, "kernel_runs": 1}
-OPTIONS = ("trials", "epochs", "repeats", "budget", "trials_per_gpu")  # settings the command line may change
+OPTIONS = {  # the settings the command line may change
+    "trials": "trials of each overhead search",
+    "epochs": "most epochs of each overhead trial",
+    "repeats": "runs of each overhead variant (the fastest is kept)",
+    "budget": "automodel's time budget in the quality search, seconds",
+    "trials_per_gpu": "trials sharing the GPU, beside one at a time",
+}
 MEMORY_VARIANTS = {"automodel": "automodel", "keras-tuner": "plain KerasTuner"}
 NO_GPU = "No GPU is visible to TensorFlow on this machine, so the GPU tables and trials per hour were skipped."
 
@@ -183,8 +189,11 @@ def main(argv=None) -> int:
                         help=f"measure only these: {', '.join(SECTIONS)}")
     parser.add_argument("--cpu-only", action="store_true", help="skip the GPU measurements even with a GPU")
     parser.add_argument("--output", type=Path, help=f"the tables' file (default {RESULTS.name}; --quick prints them)")
-    for name in OPTIONS:
-        parser.add_argument(f"--{name.replace('_', '-')}", type=type(SETTINGS[name]), help=f"default {SETTINGS[name]}")
+    for name, what in OPTIONS.items():
+        default = SETTINGS[name]
+        metavar = "SECONDS" if name == "budget" else "N"
+        parser.add_argument(f"--{name.replace('_', '-')}", type=type(default), metavar=metavar,
+                            help=f"{what} (default {default:g})")
     args = parser.parse_args(argv)
     settings = {**SETTINGS, **(QUICK if args.quick else {}), "quick": args.quick}
     settings.update({name: getattr(args, name) for name in OPTIONS if getattr(args, name) is not None})
