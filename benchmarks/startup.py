@@ -63,7 +63,7 @@ def measure(runs: int = 5, kernel_runs: int = 3) -> dict:
     for name, timing in timings.items():
         try:
             out[name] = _summary([timing() for _ in range(repeats.get(name, runs))])
-        except (subprocess.CalledProcessError, MeasurementFailed, AssertionError, RuntimeError) as exc:
+        except (subprocess.CalledProcessError, MeasurementFailed, AssertionError, RuntimeError, ImportError) as exc:
             out[name] = {"error": _last_line(exc)}
     return out
 
