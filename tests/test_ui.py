@@ -162,6 +162,16 @@ class App:
         assert self.process.poll() is None, "\n".join(self.lines)
         return next((line.split()[-1] for line in self.lines if line.startswith("automodel ui: http")), None)
 
+    def ctrl_c(self, timeout: float = 30) -> int:
+        """Press Ctrl-C in the app's terminal (SIGINT to its process group); its exit status."""
+        os.killpg(self.process.pid, signal.SIGINT)
+        try:
+            code = self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            raise AssertionError(f"automodel ui still runs {timeout:.0f}s after Ctrl-C:\n" + "\n".join(self.lines)) from None
+        self._reader.join(5)
+        return code
+
     def stop(self) -> None:
         """What a failed test left running: the server's process group and its kernels."""
         try:
@@ -234,9 +244,7 @@ def test_automodel_ui_search_export_and_stop_in_a_real_browser(desktop, tmp_path
 
     kernels = [process.pid for process in app.processes()[1:]]
     assert kernels  # the app's kernel
-    os.killpg(app.process.pid, signal.SIGINT)  # Ctrl-C in the terminal
-    assert app.process.wait(30) == 0
-    app._reader.join(5)
+    assert app.ctrl_c() == 0
     assert app.lines[-1] == "automodel ui: stopped."
     wait_for(lambda: not any(alive(pid) for pid in kernels), 30, "the kernels to stop")
 
@@ -261,7 +269,6 @@ def test_on_every_address_the_token_is_still_required_and_the_browser_opens_the_
             urllib.request.build_opener(NoRedirect).open(local.split("?")[0], timeout=10)
         with urllib.request.urlopen(local, timeout=60) as page:  # the token opens it
             assert page.status == 200 and b"<title>automodel</title>" in page.read()
-        os.killpg(app.process.pid, signal.SIGINT)
-        assert app.process.wait(30) == 0
+        assert app.ctrl_c() == 0 and app.lines[-1] == "automodel ui: stopped."
     finally:
         app.stop()

@@ -10,8 +10,10 @@ otherwise, and always asks for a token, which is printed with the URL.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import secrets
+import signal
 import socket
 import tempfile
 import threading
@@ -84,6 +86,18 @@ def _when_listening(ip: str, port: int, then, timeout: float = 120.0) -> None:
     threading.Thread(target=wait, name="automodel-ui-ready", daemon=True).start()
 
 
+def _stop_serving(signum, frame) -> None:
+    """Ctrl-C: end Voilà's event loop, after which Voilà shuts its kernels down.
+
+    Without this, Ctrl-C raises KeyboardInterrupt wherever the loop happens to be
+    and the shutdown that follows runs on an interrupted loop; a second Ctrl-C
+    interrupts for good.
+    """
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    loop = asyncio.get_event_loop()
+    loop.call_soon_threadsafe(loop.stop)
+
+
 def serve(directory=".", *, port: int | None = None, ip: str = LOCALHOST, open_browser: bool = True, announce=print) -> None:
     """Serve the desktop app until Ctrl-C (or SIGTERM); kernels are shut down on the way out."""
     from voila.app import Voila
@@ -110,7 +124,8 @@ def serve(directory=".", *, port: int | None = None, ip: str = LOCALHOST, open_b
         notebook = Path(home) / "automodel.ipynb"  # the page title is the notebook's name
         nbformat.write(app_notebook(directory, Path.cwd()), notebook)
         _when_listening(ip, port, ready)
-        Voila.launch_instance(argv=[
+        app = Voila.instance()
+        app.initialize(argv=[
             str(notebook), f"--Voila.ip={ip}", f"--Voila.port={port}", "--Voila.port_retries=0",
             f"--Voila.token={token}", "--Voila.open_browser=False",
             "--Voila.log_level=ERROR",  # not "the notebook is not trusted": it is generated here
@@ -123,4 +138,6 @@ def serve(directory=".", *, port: int | None = None, ip: str = LOCALHOST, open_b
             "--KernelManager.transport=ipc",  # the kernel talks over local files, not TCP ports
             f"--VoilaConfiguration.show_tracebacks={local}",  # a remote visitor sees no code paths
         ])
+        signal.signal(signal.SIGINT, _stop_serving)
+        app.start()
     announce("automodel ui: stopped.")
