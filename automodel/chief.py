@@ -24,13 +24,13 @@ from __future__ import annotations
 import argparse
 import os
 import signal
-import socket
 import sys
 import time
 from concurrent import futures
 
 from . import session
-from .distributed import parse_address, watch_parent
+from .addresses import parse_address, reachable_name
+from .distributed import watch_parent
 from .errors import AutomodelError, SearchError
 from .rundir import RunDir, now
 
@@ -139,7 +139,7 @@ def serve(run: RunDir, bind: str) -> int:
         raise SearchError(f"The chief cannot listen on {bind} ({exc}). Choose another address or port.") from exc
     server.start()
     tuner.save()
-    session.set_chief(run, f"{_reachable(host)}:{port}")
+    session.set_chief(run, f"{reachable_name(host)}:{port}")
     status, error = "stopped: interrupted", None
     try:
         while not servicer.finished():
@@ -152,11 +152,6 @@ def serve(run: RunDir, bind: str) -> int:
         oracle.save()
         run.update_meta(status=status, error=error, updated=now())
     return 0
-
-
-def _reachable(host: str) -> str:
-    """The name workers reach the chief by: this machine's, when it listens on every interface."""
-    return socket.gethostname() if host in ("0.0.0.0", "::", "") else host
 
 
 def _terminate(signum, frame):

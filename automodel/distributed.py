@@ -22,10 +22,8 @@ learn the search space, and must not take GPU memory from the workers.
 from __future__ import annotations
 
 import dataclasses
-import ipaddress
 import os
 import re
-import socket
 import subprocess
 import sys
 import threading
@@ -34,6 +32,7 @@ import warnings
 from pathlib import Path
 
 from . import registry, session
+from .addresses import is_loopback, parse_address, probe_port
 from .settings import STRATEGIES, whole
 from .errors import SearchError
 from .relay import Relay
@@ -137,34 +136,15 @@ def visible_gpus() -> list[str]:
     return ids[:count]
 
 
-def parse_address(address: str) -> tuple[str, int]:
-    """``("host", port)`` from ``"host:port"``."""
-    host, _, port = str(address).rpartition(":")
-    host = host.strip("[]")
-    if not host or not port.isdigit() or int(port) > 65535:
-        raise SearchError(f"{address!r} is not an address. Use HOST:PORT, e.g. 127.0.0.1:8000 or 10.0.0.5:8000.")
-    return host, int(port)
-
-
 def _check_bindable(host: str, port: int) -> None:
     """Fail now, not in the chief process, on an address this machine cannot listen on."""
     try:
-        with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
-            probe.bind((host, port))
+        probe_port(host, port)
     except OSError as exc:
         raise SearchError(
             f"The chief cannot listen on {host}:{port} ({exc.strerror}). Choose a free port, and an "
             "address of this machine."
         ) from None
-
-
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def warn_if_exposed(bind: str) -> None:

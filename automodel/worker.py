@@ -24,7 +24,8 @@ import threading
 import time
 
 from . import session
-from .distributed import RECYCLE_EXIT, parse_address, parse_size, watch_parent
+from .addresses import parse_address
+from .distributed import RECYCLE_EXIT, parse_size, watch_parent
 from .errors import AutomodelError
 from .rundir import RunDir
 

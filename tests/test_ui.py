@@ -49,6 +49,14 @@ def test_runs_tab_lists_runs_and_shows_the_chosen_leaderboard(tmp_path, digits_r
     app.tabs.selected_index = 1  # opening the tab reads the folder again, keeping the choice
     assert sorted(label.split(" · ")[0] for label, _ in runs.runs.options) == ["again", "digits"]
     assert runs.runs.value == str(tmp_path / "digits")
+
+    for name, box in runs.exporter.formats.items():  # the chosen run's best trial, as .keras
+        box.value = name == "keras"
+    runs.exporter.folder.value = str(tmp_path / "exported")
+    runs.exporter.button.click()
+    assert runs.exporter.wait(120) and runs.exporter.notice.kind == "success", runs.exporter.notice.text
+    assert {"model.keras", "model_card.json"} <= {p.name for p in runs.exporter.written}
+    assert runs.exporter.card["trial"] == digits_run.best_trial_id
     runs.board.unwatch()
 
 

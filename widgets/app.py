@@ -163,6 +163,4 @@ class SearchApp(widgets.VBox):
 
     def export(self) -> Job | None:
         """Export the trial chosen in the leaderboard (default: the best) with the panel's settings."""
-        if self.board.run_dir is None:
-            return None
-        return self.exporter.export(self.board.run_dir, self.board.trial.value)
+        return self.exporter.export_chosen(self.board)

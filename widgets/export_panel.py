@@ -134,5 +134,11 @@ class ExportPanel(widgets.VBox):
         self.job = Job(work, done, name="automodel-export")
         return self.job.start()
 
+    def export_chosen(self, board) -> Job | None:
+        """Export the trial chosen in the leaderboard ``board`` (default: the best) of the run it shows."""
+        if board.run_dir is None:
+            return None
+        return self.export(board.run_dir, board.trial.value)
+
     def wait(self, timeout: float | None = None) -> bool:
         return self.job is None or self.job.join(timeout)

@@ -99,6 +99,4 @@ class RunBrowser(widgets.VBox):
 
     def export(self):
         """Export the trial chosen in the leaderboard (default: the best) of the chosen run."""
-        if self.board.run_dir is None:
-            return None
-        return self.exporter.export(self.board.run_dir, self.board.trial.value)
+        return self.exporter.export_chosen(self.board)

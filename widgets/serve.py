@@ -24,10 +24,10 @@ from pathlib import Path
 import nbformat
 
 from automodel import AutomodelError
+from automodel.addresses import EVERY_INTERFACE, probe_port, reachable_name
 
 LOCALHOST = "127.0.0.1"
 TEMPLATES = Path(__file__).parent / "share"  # holds voila/templates/automodel
-ANY_ADDRESS = ("", "0.0.0.0", "::")
 
 
 def app_notebook(directory: Path, browse_from: Path) -> nbformat.NotebookNode:
@@ -43,16 +43,10 @@ def app_notebook(directory: Path, browse_from: Path) -> nbformat.NotebookNode:
     return notebook
 
 
-def _socket_family(ip: str) -> socket.AddressFamily:
-    return socket.getaddrinfo(ip or None, 0, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[0][0]
-
-
 def choose_port(ip: str, port: int | None) -> int:
-    """``port`` if it is free on ``ip`` (a free one if None); an automodel error if it is taken."""
+    """``port`` if it is free on ``ip`` (a free one if None); an automodel error if it cannot be had."""
     try:
-        with socket.socket(_socket_family(ip), socket.SOCK_STREAM) as probe:
-            probe.bind((ip, port or 0))
-            return probe.getsockname()[1]
+        return probe_port(ip, port or 0)
     except socket.gaierror as exc:
         raise AutomodelError(f"--ip {ip!r} is not an address of this machine ({exc.strerror}).") from None
     except OSError as exc:
@@ -63,14 +57,14 @@ def choose_port(ip: str, port: int | None) -> int:
 
 
 def app_url(ip: str, port: int, token: str) -> str:
-    host = socket.gethostname() if ip in ANY_ADDRESS else ip
+    host = reachable_name(ip)
     host = f"[{host}]" if ":" in host else host
     return f"http://{host}:{port}/?token={token}"
 
 
 def _when_listening(ip: str, port: int, then, timeout: float = 120.0) -> None:
     """Call ``then()`` once the server accepts connections (from a thread of its own)."""
-    address = LOCALHOST if ip in ANY_ADDRESS else ip
+    address = LOCALHOST if ip in EVERY_INTERFACE else ip
 
     def wait():
         deadline = time.monotonic() + timeout
