@@ -55,7 +55,7 @@ class RunBrowser(widgets.VBox):
             **kwargs,
         )
         self.add_class("automodel-run-browser")
-        self.runs.observe(lambda _: self._show_chosen(), "value")
+        self.runs.observe(self._on_choice, "value")
         self.refresh_button.on_click(lambda _: self.refresh())
         self.stop_button.on_click(lambda _: self.stop())
         self.exporter.button.on_click(lambda _: self.export())
@@ -67,9 +67,15 @@ class RunBrowser(widgets.VBox):
         self.empty.value = "" if found else f"No runs in {self.directory.resolve()} yet: start a search."
         chosen = self.runs.value
         paths = [str(run.path) for run in found]
-        with self.hold_trait_notifications():  # one change of run, not one per step
+        self.runs.unobserve(self._on_choice, "value")  # new options pass through other values: show once
+        try:
             self.runs.options = [(_label(run), str(run.path)) for run in found]
             self.runs.value = chosen if chosen in paths else (paths[0] if paths else None)
+        finally:
+            self.runs.observe(self._on_choice, "value")
+        self._show_chosen()
+
+    def _on_choice(self, change) -> None:
         self._show_chosen()
 
     def _show_chosen(self) -> None:

@@ -24,7 +24,7 @@ from pathlib import Path
 import nbformat
 
 from automodel import AutomodelError
-from automodel.addresses import EVERY_INTERFACE, probe_port, reachable_name
+from automodel.addresses import EVERY_INTERFACE, is_loopback, probe_port, reachable_name
 
 LOCALHOST = "127.0.0.1"
 TEMPLATES = Path(__file__).parent / "share"  # holds voila/templates/automodel
@@ -103,7 +103,7 @@ def serve(directory=".", *, port: int | None = None, ip: str = LOCALHOST, open_b
     directory.mkdir(parents=True, exist_ok=True)
     token = secrets.token_urlsafe(24)
     url = app_url(ip, port, token)
-    local = ip == LOCALHOST
+    local = is_loopback(ip)
 
     def ready():
         announce(f"automodel ui: {url}")
