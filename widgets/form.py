@@ -76,7 +76,7 @@ class SearchForm(widgets.VBox):
         self.browse = FileChooser(
             path=str(Path(browse_from or Path.cwd()).expanduser()), select_desc="Choose", change_desc="Choose another",
             title="A folder of images (open it, then Choose) or a .csv / .npz file",
-            filter_pattern=["*.csv", "*.tsv", "*.csv.gz", "*.npz"], layout={**WIDE, "display": "none"},
+            filter_pattern=[f"*{suffix}" for suffix in (*TABLE_SUFFIXES, ".npz")], layout={**WIDE, "display": "none"},
         )
         self.browse.register_callback(self._path_chosen)
         self.target = widgets.Text(
