@@ -40,6 +40,16 @@ class Architecture:
         training anything.
         """
 
+    def portfolio(self, spec) -> list[dict]:
+        """Known-good configurations for ``spec``'s task, tried before the tuner explores, in order.
+
+        Each dict gives this architecture's hyperparameter values by the names
+        ``build`` gives them (``{"family": "fcn", "filters": 128}``); those not named
+        take their defaults. A search runs each entry once, first (a resumed search
+        skips the ones it has run), then the tuner explores the whole space.
+        """
+        return []
+
     def fit(self, hp, model, spec, *args, **kwargs):
         """Train ``model``; the default is ``model.fit(*args, **kwargs)``."""
         return model.fit(*args, **kwargs)

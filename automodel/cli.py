@@ -16,7 +16,7 @@ from . import registry, settings
 from .errors import AutomodelError
 
 SUMMARY_COLUMNS = ["trial", "architecture", "status", "params", "epochs", "seconds", "reason"]
-DEMO = dict(data="digits", architectures=["cnn"], tuner="bayesian", max_trials=8, epochs=20, time_budget="150s", name="demo")
+DEMO = dict(data="digits", architectures=["cnn"], tuner="bayesian", time_budget="150s", name="demo")
 
 
 def _load_engine():
@@ -32,6 +32,12 @@ def _print_trial(event, record=None, objective=None, score=None, **info):
     if event == "chief_ready":
         print(f"chief listening on {info['address']}; start workers with:", flush=True)
         print(f"  automodel worker --chief {info['address']} --dir {info['run_dir']}", flush=True)
+    if event == "refit_start":
+        print("refit: retraining the best trial on training and validation data", flush=True)
+    if event == "refit_end":
+        done = record or {}
+        print(f"refit: trial {done['trial']} on {done['samples']} samples, {done['epochs']} epochs, "
+              f"{done['seconds']:.1f}s" if done else "refit: cut short by the time budget; the trial's own model is kept", flush=True)
     if event != "trial_end":
         return
     line = f"trial {record['trial_id']:>4}  {record['architecture'] or '?':<10} {record['status']:<9}"
@@ -137,6 +143,7 @@ def _search_options(args, workers) -> dict:
         seed=args.seed,
         overwrite=args.overwrite,
         batch_size=args.batch_size,
+        patience=args.patience,
         workers=workers if args.workers is None else args.workers,
         trials_per_gpu=args.trials_per_gpu,
         strategy=args.strategy,
@@ -218,10 +225,12 @@ def build_parser() -> argparse.ArgumentParser:
     search.add_argument("--test-data", help="a separate test set (same forms as --data)")
     search.add_argument("--architectures", nargs="+", help="architectures to try (default: all for the task)")
     search.add_argument("--tuner", default=settings.DEFAULTS["tuner"], choices=list(settings.TUNERS))
-    search.add_argument("--max-trials", type=int, default=settings.DEFAULTS["max_trials"])
-    search.add_argument("--epochs", type=int, default=settings.DEFAULTS["epochs"])
+    search.add_argument("--max-trials", type=int, default=settings.DEFAULTS["max_trials"],
+                        help=f"default: until --time-budget is spent, else {settings.TRIALS_WITHOUT_BUDGET}")
+    search.add_argument("--epochs", type=int, default=settings.DEFAULTS["epochs"], help="most epochs of a trial (default: from the data size)")
     search.add_argument("--time-budget", help="wall-clock budget, e.g. 300, 90s, 5m, 1h")
-    search.add_argument("--batch-size", type=int, default=settings.DEFAULTS["batch_size"])
+    search.add_argument("--batch-size", type=int, default=settings.DEFAULTS["batch_size"], help="default: from the data size")
+    search.add_argument("--patience", type=int, default=settings.DEFAULTS["patience"], help="epochs without a better objective before a trial stops (default: from the epochs)")
     search.add_argument("--dir", default=settings.DEFAULTS["directory"], help="parent folder of run directories")
     search.add_argument("--name", help="run directory name (default: the data set or task name)")
     search.add_argument("--seed", type=int, default=settings.DEFAULTS["seed"])

@@ -16,11 +16,12 @@ from pathlib import Path
 
 import keras_tuner as kt
 
-from . import distributed, registry, session
+from . import distributed, portfolio, protocol as training, refit, registry, session
 from .architecture import Architecture
 from .data import PreparedData, fit_arguments, in_memory, prepare, validation_argument
 from .errors import DataError, SearchError
 from .hypermodel import JointHyperModel
+from .pruning import MedianPruner
 from .result import SearchResult
 from .rundir import RunDir, now
 from . import settings as search_settings
@@ -38,15 +39,15 @@ def search(
     data="digits",
     architectures: list[str] | None = None,
     tuner: str = DEFAULTS["tuner"],
-    max_trials: int = DEFAULTS["max_trials"],
-    epochs: int = DEFAULTS["epochs"],
+    max_trials: int | None = DEFAULTS["max_trials"],
+    epochs: int | None = DEFAULTS["epochs"],
     time_budget=None,
     directory=DEFAULTS["directory"],
     name: str | None = None,
     seed: int = DEFAULTS["seed"],
     overwrite: bool = False,
-    batch_size: int = DEFAULTS["batch_size"],
-    patience: int = DEFAULTS["patience"],
+    batch_size: int | None = DEFAULTS["batch_size"],
+    patience: int | None = DEFAULTS["patience"],
     max_consecutive_failures: int = DEFAULTS["max_consecutive_failures"],
     max_params: int | None = None,
     reporter=None,
@@ -70,7 +71,13 @@ def search(
     ``architectures`` (names, or configured ``Architecture`` instances) defaults
     to every installed one for the task. The run
     directory ``directory/name`` resumes if it exists (``overwrite=True`` starts
-    over). ``time_budget`` is seconds or a string like ``"15m"``. ``reporter``,
+    over). ``time_budget`` is seconds or a string like ``"15m"``; with a budget and no
+    ``max_trials`` the search runs until the time is spent (without either, 10 trials).
+    ``epochs``, ``batch_size`` and ``patience`` default to choices that follow from
+    the number of training samples (``protocol.py``). Known-good configurations of
+    each architecture run first (``portfolio.py``), trials clearly below the others
+    are pruned (``pruning.py``), and the best trial is finally retrained on training
+    plus validation data (``refit.py``). ``reporter``,
     if given, is called as ``reporter(event, **info)`` for ``trial_start``,
     ``epoch_end`` and ``trial_end``; setting ``stop_event`` ends the search after
     the current epoch, keeping what finished.
@@ -88,13 +95,14 @@ def search(
     )
     plan = distributed.plan(workers, trials_per_gpu, strategy, bind, max_worker_memory)
     prepared = prepare(task, data, seed=seed, target=target, validation_data=validation_data, test_data=test_data)
+    plan_of_training = training.choose(len(prepared.train[0]), batch_size, epochs, patience)
     chosen = _choose_architectures(prepared.spec.task, architectures)
     if plan.distributed:
         distributed.check_installed(chosen)
     for arch in chosen:
         arch.prepare(prepared.spec)  # weights to fetch, inputs it cannot take: before any writing
     run = RunDir(Path(directory) / (name or _default_name(data, prepared.spec.task)))
-    meta = _run_meta(prepared, chosen, tuner, max_trials, epochs, batch_size, seed)
+    meta = _run_meta(prepared, chosen, tuner, max_trials, plan_of_training, seed)
     _open_run_dir(run, meta, overwrite)
     run.save_test_data(*prepared.test[:2])  # an image folder stores its file list
     _prepare_objective(run, prepared, seed)
@@ -104,30 +112,58 @@ def search(
     budget = Budget(budget_seconds, stop_event, stop_request=lambda: session.stop_reason(run))
     settings = dict(
         tuner=tuner,
-        max_trials=max_trials,
-        epochs=epochs,
+        max_trials=search_settings.trial_limit(max_trials, budget_seconds),
+        epochs=plan_of_training.epochs,
         seed=seed,
-        batch_size=batch_size,
-        patience=patience,
+        batch_size=plan_of_training.batch_size,
+        patience=plan_of_training.patience,
+        protocol=plan_of_training.to_dict(),
         max_consecutive_failures=max_consecutive_failures,
         max_params=max_params,
         strategy=strategy,
     )
+    refits = prepared.spec.target != "generation"
+    if refits:
+        refit.forget(run)  # a resumed search may end with another best trial
+        samples = len(prepared.train[0]) + len(prepared.validation[0])
+        budget.reserve_for = lambda: refit.estimate_seconds(run, samples)
+        budget.trial_ended()  # a resumed run already has a best trial
     if plan.distributed:
-        return distributed.search_with_workers(plan, run, prepared, settings, budget, reporter)
-    status = "failed"
-    try:
-        run_trials(build_tuner(run, prepared, chosen, settings, budget, reporter), prepared, settings)
-        status = "finished"
-    except SearchStopped as stop:
-        status = f"stopped: {stop}"
-    except RuntimeError as exc:
-        if "consecutive failures" not in str(exc):
-            raise
-        raise consecutive_failures_error(max_consecutive_failures, exc) from exc
-    finally:
-        run.update_meta(status=status, updated=now())
+        distributed.search_with_workers(plan, run, prepared, settings, budget, reporter)
+    else:
+        status = "failed"
+        try:
+            run_trials(build_tuner(run, prepared, chosen, settings, budget, reporter), prepared, settings)
+            status = "finished"
+        except SearchStopped as stop:
+            status = f"stopped: {stop}"
+        except RuntimeError as exc:
+            if "consecutive failures" not in str(exc):
+                raise
+            raise consecutive_failures_error(max_consecutive_failures, exc) from exc
+        finally:
+            run.update_meta(status=status, updated=now())
+    if refits and not _stopped_by_user(budget):
+        _final_refit(run, prepared, chosen, budget, seed, reporter)
     return SearchResult(run.path)
+
+
+def _stopped_by_user(budget: Budget) -> bool:
+    reason = budget.why_stop_now(reserved=False)
+    return reason is not None and "time budget" not in reason
+
+
+def _final_refit(run: RunDir, prepared: PreparedData, chosen, budget: Budget, seed: int, reporter) -> None:
+    """Retrain the best trial on training plus validation data, and say so in run.json."""
+    if budget.reserve_for() > budget.remaining(reserved=False):
+        run.update_meta(refit={"skipped": "no time left in the budget for it, so the best trial's own model is used"})
+        return
+    if reporter is not None:
+        reporter("refit_start")
+    done = refit.refit(run, prepared, {arch.name: arch for arch in chosen}, budget, seed)
+    run.update_meta(refit=done or {"skipped": "the time budget ended it, so the best trial's own model is used"})
+    if reporter is not None:
+        reporter("refit_end", record=done)
 
 
 def build_tuner(run: RunDir, prepared: PreparedData, chosen, settings: dict, budget, reporter=None, *, trains=True, mixins=()):
@@ -136,6 +172,9 @@ def build_tuner(run: RunDir, prepared: PreparedData, chosen, settings: dict, bud
     The chief only serves the oracle (``trains=False``), so it skips what training needs.
     """
     hypermodel = JointHyperModel(chosen, prepared.spec)
+    objective, direction = prepared.spec.objective, prepared.spec.direction
+    protocol = training.Protocol.from_dict(settings["protocol"])
+    schedule = (lambda: training.callbacks(protocol)) if prepared.spec.target != "generation" else None
     return make_tuner(
         settings["tuner"],
         hypermodel,
@@ -152,6 +191,9 @@ def build_tuner(run: RunDir, prepared: PreparedData, chosen, settings: dict, bud
         trial_callbacks=_task_callbacks(run, prepared, hypermodel) if trains else None,
         strategy=settings["strategy"] if trains else None,
         mixins=mixins,
+        first_trials=portfolio.entries(chosen, prepared.spec),
+        schedule=schedule,
+        pruner=MedianPruner(run, objective, direction, warmup_epochs=settings["patience"]),
     )
 
 
@@ -218,7 +260,7 @@ def _choose_architectures(task: str, names: list[str] | None):
     return chosen
 
 
-def _run_meta(prepared: PreparedData, chosen, tuner, max_trials, epochs, batch_size, seed) -> dict:
+def _run_meta(prepared: PreparedData, chosen, tuner, max_trials, protocol: training.Protocol, seed) -> dict:
     spec = prepared.spec
     return {
         "task": spec.task,
@@ -229,8 +271,9 @@ def _run_meta(prepared: PreparedData, chosen, tuner, max_trials, epochs, batch_s
         "architectures": [arch.name for arch in chosen],
         "tuner": tuner,
         "max_trials": max_trials,
-        "epochs": epochs,
-        "batch_size": batch_size,
+        "epochs": protocol.epochs,
+        "batch_size": protocol.batch_size,
+        "protocol": protocol.to_dict(),
         "seed": seed,
         "versions": {dist: registry.distribution_version(dist) for dist in TRAINED_WITH},
         "created": now(),
@@ -265,5 +308,6 @@ def _open_run_dir(run: RunDir, meta: dict, overwrite: bool) -> None:
                 f"Cannot resume {path} with different settings ({details}). "
                 "Choose another name, or overwrite=True to start over."
             )
-        meta = {**old, "max_trials": meta["max_trials"], "epochs": meta["epochs"], "status": "running"}
+        meta = {**old, "max_trials": meta["max_trials"], "epochs": meta["epochs"], "protocol": meta["protocol"],
+                "status": "running"}
     run.write_meta(meta)

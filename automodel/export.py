@@ -28,6 +28,7 @@ import numpy as np
 
 from .data import in_memory, load_split
 from .errors import AutomodelError
+from .leaderboard import WITH_MODEL
 from .export_formats import (
     KerasFormat,
     SavedModelFormat,
@@ -63,10 +64,11 @@ def export_model(result, path, formats=None, trial=None, overwrite: bool = False
     """
     formats = _check_formats(formats)
     target = _check_target(Path(path), overwrite)
+    choice = trial
     trial, row = _check_trial(result, trial)
     if "onnx" in formats:
         check_installed()
-    model = result.model(trial)
+    model = result.model(choice)
     signature = Signature.of(model, result.spec.target)
     if "onnx" in formats:
         check_installed(text=signature.is_text)
@@ -81,7 +83,7 @@ def export_model(result, path, formats=None, trial=None, overwrite: bool = False
             raise AutomodelError(f"None of the requested formats can represent this model ({reasons}).")
         np.save(folder / "sample_inputs.npy", x)
         np.save(folder / "sample_outputs.npy", expected)
-        card = _card(result, trial, row, model, signature, outcomes, len(x), source, model_name)
+        card = _card(result, choice, row, model, signature, outcomes, len(x), source, model_name)
         (folder / CARD_JSON).write_text(json.dumps(card, indent=1))  # the folder itself is renamed atomically
         (folder / CARD_MARKDOWN).write_text(markdown(card))
     return card
@@ -125,14 +127,15 @@ def _is_export(folder: Path) -> bool:
 
 
 def _check_trial(result, trial):
+    """The trial id a choice (None, "refit" or an id) names, and its leaderboard row."""
     board = result.leaderboard()
-    trial = result.best_trial_id if trial is None else str(trial)
+    trial = result.resolve(trial)[0]
     rows = board[board["trial"] == trial]
     if rows.empty:
         raise AutomodelError(f"Trial {trial!r} is not in {result.path}; its trials are {', '.join(board['trial'])}.")
     row = rows.iloc[0]
-    if row["status"] != "completed":
-        completed = ", ".join(board.loc[board["status"] == "completed", "trial"]) or "none"
+    if row["status"] not in WITH_MODEL:
+        completed = ", ".join(board.loc[board["status"].isin(WITH_MODEL), "trial"]) or "none"
         reason = f" ({row['reason']})" if row.get("reason") else ""
         raise AutomodelError(
             f"Trial {trial} is {row['status']}{reason}, so it has no model to export. "
@@ -212,8 +215,10 @@ def _processing_layers(model) -> list[str]:
     return list(dict.fromkeys(found))
 
 
-def _card(result, trial, row, model, signature, outcomes, samples, source, model_name) -> dict:
+def _card(result, choice, row, model, signature, outcomes, samples, source, model_name) -> dict:
     meta = result.meta
+    trained = result.model_source(choice)
+    trial = trained["trial"]
     objective = meta["objective"]["name"]
     validation = {
         key: float(value)
@@ -221,7 +226,7 @@ def _card(result, trial, row, model, signature, outcomes, samples, source, model
         if (key == objective or str(key).startswith("val_")) and isinstance(value, numbers.Number) and not math.isnan(value)
     }
     try:
-        test = result.evaluate(trial_id=trial)
+        test = result.evaluate(trial_id=choice)
     except AutomodelError as exc:
         test = None
         warnings.warn(f"automodel export: no test metrics: {exc}", stacklevel=3)
@@ -233,6 +238,7 @@ def _card(result, trial, row, model, signature, outcomes, samples, source, model
         "created": now(),
         "task": result.task,
         "trial": trial,
+        "trained_on": trained,
         "architecture": hyperparameters.get("architecture"),
         "hyperparameters": {k: v for k, v in hyperparameters.items() if k != "architecture" and not k.startswith("tuner/")},
         "input": {

@@ -58,3 +58,9 @@ class JointHyperModel(kt.HyperModel):
     def final_model(self, hp, model):
         """What users get for a trained model of this trial."""
         return self.chosen(hp).final_model(model)
+
+
+def trial_hyperparameters(run, trial_id: str) -> kt.HyperParameters | None:
+    """The hyperparameters KerasTuner recorded for a trial of the run directory ``run``; None if absent."""
+    config = run.keras_tuner_trial(trial_id).get("hyperparameters")
+    return None if config is None else kt.HyperParameters.from_config(config)

@@ -13,7 +13,9 @@ import pandas as pd
 
 from .rundir import RunDir
 
-STATUS_ORDER = {"completed": 0, "running": 1, "failed": 2}
+STATUS_ORDER = {"completed": 0, "pruned": 1, "running": 2, "failed": 3}
+# the statuses of trials that kept a trained model (a pruned trial keeps its best epoch)
+WITH_MODEL = ("completed", "pruned")
 FIXED_COLUMNS = ["trial", "architecture", "status"]
 TAIL_COLUMNS = ["params", "epochs", "seconds"]
 

@@ -47,9 +47,12 @@ def markdown(card: dict) -> str:
         f"Best model of an automodel search (trial {card['trial']}, architecture "
         f"`{card['architecture']}`), exported {card['created']}.",
         "",
+        _trained_on(card.get("trained_on")),
+        "",
         "## Input and output",
         "",
         f"- input `{signature['name']}`: shape {_shape(signature['shape'])}, dtype {signature['dtype']}",
+        *_padding(card["data"].get("padding")),
         f"- output `{card['output']['name']}`: shape {_shape(card['output']['shape'])}",
         "- raw values in and out: the model's own processing is part of it"
         + (f" ({', '.join(card['processing_layers'])})" if card["processing_layers"] else ""),
@@ -110,9 +113,31 @@ def markdown(card: dict) -> str:
     return "\n".join(out)
 
 
+def _padding(padding: dict | None) -> list[str]:
+    """The line that says how to pad series of different lengths (none for data of one length)."""
+    if not padding:
+        return []
+    return [
+        f"- series of different lengths ({padding['shortest']} to {padding['longest']} timesteps in training) are "
+        f"padded at the {padding['at']} to {padding['length']} timesteps with {padding['value']:.8g} "
+        "(`numpy.finfo(\"float32\").min`) in every feature; the model masks those timesteps, and takes no "
+        "series longer than that"
+    ]
+
+
 def _shape(shape) -> str:
     return "(" + ", ".join("batch" if dim is None else str(dim) for dim in shape) + ")"
 
 
 def _number(value) -> str:
     return "-" if value is None else f"{value:.4g}"
+
+
+def _trained_on(trained: dict | None) -> str:
+    """Which model this is: the final refit, or the trial's own model."""
+    if not trained:
+        return "Trained on the training split."
+    if trained.get("refit"):
+        return (f"Final refit: this configuration retrained on {trained['trained_on']}, {trained['samples']} "
+                f"samples for {trained['epochs']} epochs; its validation metrics are the trial's, before the refit.")
+    return f"Trained on {trained['trained_on']} ({trained['samples']} samples), as in its trial."

@@ -14,7 +14,7 @@ import dataclasses
 
 from .rundir import RunDir
 
-FINAL = ("completed", "failed")
+FINAL = ("completed", "pruned", "failed")
 
 
 @dataclasses.dataclass
@@ -75,5 +75,5 @@ class Relay:
         if kt_trial.get("status") == "RUNNING" and not final:
             return  # the worker has not reported to the chief yet: the score is still to come
         seen.ended = True
-        score = kt_trial.get("score") if record["status"] == "completed" else None
+        score = kt_trial.get("score") if record["status"] != "failed" else None
         self.emit("trial_end", record=record, objective=self.objective, score=score)

@@ -1,4 +1,10 @@
-"""``SearchResult``: a finished (or running, or resumed) search, read from its run directory."""
+"""``SearchResult``: a finished (or running, or resumed) search, read from its run directory.
+
+Which model a call means: none named, the best trial's final refit on training
+plus validation data when the search made one (``refit.py``), else the best
+trial; ``"refit"``, that refit; a trial id, that trial's own model, trained on the
+training split. ``model_source`` says which, for the model card and the CLI.
+"""
 
 from __future__ import annotations
 
@@ -6,14 +12,15 @@ from pathlib import Path
 
 import numpy as np
 
-from . import registry, session
+from . import refit, registry, session
 from .data import fit_arguments, in_memory, load_split, to_model_inputs
 from .errors import DataError, SearchError
-from .leaderboard import leaderboard
+from .leaderboard import WITH_MODEL, leaderboard
 from .rundir import RunDir
 from .tasks import TaskSpec
 
 CHECKPOINT = "checkpoint.weights.h5"
+REFIT = "refit"
 
 
 def open_run(path) -> "SearchResult":
@@ -51,7 +58,7 @@ class SearchResult:
     @property
     def best_trial_id(self) -> str:
         board = self.leaderboard()
-        completed = board[board["status"] == "completed"]
+        completed = board[board["status"].isin(WITH_MODEL)]
         if completed.empty:
             raise SearchError(
                 f"No trial in {self.path} has completed yet, so there is no best model. "
@@ -60,36 +67,69 @@ class SearchResult:
         return str(completed.iloc[0]["trial"])
 
     def _hyperparameters(self, trial_id: str):
-        import keras_tuner as kt
+        from .hypermodel import trial_hyperparameters
 
-        config = self.run.keras_tuner_trial(trial_id).get("hyperparameters")
-        if config is None:
+        hp = trial_hyperparameters(self.run, trial_id)
+        if hp is None:
             raise SearchError(f"Trial {trial_id!r} is not in {self.path}.")
-        return kt.HyperParameters.from_config(config)
+        return hp
 
     def best_hyperparameters(self) -> dict:
         """Hyperparameter values of the best trial."""
         return dict(self._hyperparameters(self.best_trial_id).values)
 
+    def refit_record(self) -> dict | None:
+        """The final refit of the best trial (trial, epochs, samples, seconds), if the search made one."""
+        done = refit.record(self.run)
+        if done is None or done["trial"] != self.best_trial_id:  # an older best, before a resume
+            return None
+        return done
+
+    def resolve(self, trial_id: str | None = None) -> tuple[str, bool]:
+        """``(trial id, whether its refit is meant)`` for a model choice (see the module docstring)."""
+        if trial_id is None:
+            best = self.best_trial_id
+            return best, self.refit_record() is not None
+        if str(trial_id) == REFIT:
+            done = self.refit_record()
+            if done is None:
+                raise SearchError(
+                    f"{self.path} has no final refit of its best trial (the search was stopped before it, or its "
+                    "task has none). Name a trial instead, or resume the search to let it finish."
+                )
+            return done["trial"], True
+        return str(trial_id), False
+
+    def model_source(self, trial_id: str | None = None) -> dict:
+        """What the chosen model was trained on: its trial, and the refit's epochs and samples if it is one."""
+        trial, refitted = self.resolve(trial_id)
+        if refitted:
+            done = self.refit_record()
+            return {"trial": trial, "refit": True, "samples": done["samples"], "epochs": done["epochs"],
+                    "trained_on": "training and validation data (final refit)"}
+        return {"trial": trial, "refit": False, "samples": self.meta["data"]["split"]["train"],
+                "trained_on": "the training split"}
+
     def model(self, trial_id: str | None = None):
-        """The trained model of ``trial_id`` (default: the best), at its best epoch."""
-        trial_id = trial_id or self.best_trial_id
-        if trial_id not in self._models:
+        """The trained model of ``trial_id`` (default: the best, refit if the search refit it)."""
+        trial_id, refitted = self.resolve(trial_id)
+        key = REFIT if refitted else trial_id
+        if key not in self._models:
             from .hypermodel import JointHyperModel
 
             hp = self._hyperparameters(trial_id)
-            checkpoint = self.run.trial_dir(trial_id) / CHECKPOINT
+            checkpoint = refit.weights_path(self.run) if refitted else self.run.trial_dir(trial_id) / CHECKPOINT
             if not checkpoint.is_file():
                 raise SearchError(f"Trial {trial_id!r} has no saved weights ({checkpoint} is missing).")
             architecture = registry.get_architecture(hp.values["architecture"])
             hypermodel = JointHyperModel([architecture], self.spec)
             model = hypermodel.build(hp)
             _load_weights_only(model, checkpoint)
-            self._models[trial_id] = hypermodel.final_model(hp, model)
-        return self._models[trial_id]
+            self._models[key] = hypermodel.final_model(hp, model)
+        return self._models[key]
 
     def best_model(self):
-        """The best trial's trained model."""
+        """The best trial's trained model: its final refit on training and validation data, if made."""
         return self.model()
 
     def _inputs(self, x):

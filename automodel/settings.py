@@ -21,17 +21,22 @@ TUNERS = {
 # strategy= values: the tf.distribute strategy that trains one trial over several local devices
 STRATEGIES = {"mirrored": "MirroredStrategy"}
 
-# automodel.search's defaults, which the CLI and the notebook panel offer too
+# automodel.search's defaults, which the CLI and the notebook panel offer too. None for
+# max_trials: until the time budget is spent, else TRIALS_WITHOUT_BUDGET; None for the
+# training settings: chosen from the data size (protocol.py).
 DEFAULTS = {
     "tuner": "bayesian",
-    "max_trials": 10,
-    "epochs": 10,
+    "max_trials": None,
+    "epochs": None,
     "directory": "automodel-runs",
     "seed": 42,
-    "batch_size": 32,
-    "patience": 5,
+    "batch_size": None,
+    "patience": None,
     "max_consecutive_failures": 3,
 }
+TRIALS_WITHOUT_BUDGET = 10
+# what KerasTuner is given for "no limit on trials": the time budget ends the search
+UNLIMITED_TRIALS = 9_999  # KerasTuner pads trial ids to its width
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|sec|m|min|h|hr)?\s*$")
 _UNIT_SECONDS = {None: 1, "s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600, "hr": 3600}
@@ -65,12 +70,19 @@ def check(
     """Raise ``SearchError`` for a wrong setting; return the time budget in seconds."""
     check_tuner(tuner)
     for label, value in (("max_trials", max_trials), ("epochs", epochs), ("batch_size", batch_size)):
-        if not whole(value) or value < 1:
-            raise SearchError(f"{label}={value!r}: pass a whole number of at least 1.")
-    if not whole(patience) or patience < 1:
-        raise SearchError(f"patience={patience!r}: pass a whole number of epochs, at least 1.")
+        if value is not None and (not whole(value) or value < 1):
+            raise SearchError(f"{label}={value!r}: pass a whole number of at least 1, or None to let automodel choose.")
+    if patience is not None and (not whole(patience) or patience < 1):
+        raise SearchError(f"patience={patience!r}: pass a whole number of epochs, at least 1, or None.")
     if max_params is not None and (not whole(max_params) or max_params < 1):
         raise SearchError(f"max_params={max_params!r}: pass a whole number of parameters, at least 1, or None.")
     if not whole(max_consecutive_failures) or max_consecutive_failures < 1:
         raise SearchError(f"max_consecutive_failures={max_consecutive_failures!r}: pass a whole number, at least 1.")
     return parse_duration(time_budget)
+
+
+def trial_limit(max_trials: int | None, budget_seconds: float | None) -> int:
+    """The number of trials KerasTuner may run: as asked, else until the budget ends, else a default."""
+    if max_trials is not None:
+        return max_trials
+    return UNLIMITED_TRIALS if budget_seconds is not None else TRIALS_WITHOUT_BUDGET

@@ -2,7 +2,8 @@
 
 KerasTuner keeps the algorithm (oracle), the trial loop and the checkpoints.
 The mixin adds what a user of a notebook or a terminal needs per trial: early
-stopping on the objective, a per-epoch record in the run directory (live curves),
+stopping on the objective, the protocol's learning-rate schedule, the median
+pruning rule (``pruning.py``), a per-epoch record in the run directory (live curves),
 NaN losses and plugin errors recorded as failed trials with a readable reason,
 a wall-clock budget, and a stop request honoured after the current epoch.
 An interrupted trial resumes from its last epoch (see ``resume.py``); in a
@@ -27,8 +28,9 @@ import psutil
 from keras_tuner.src import config as keras_tuner_config
 from keras_tuner.src.engine.trial import TrialStatus
 
-from . import resume
+from . import portfolio, resume
 from .errors import SearchError, last_line
+from .pruning import describe as describe_pruning
 from .settings import STRATEGIES
 from .rundir import RunDir
 
@@ -65,19 +67,26 @@ class Budget:
         self.stop_event = stop_event or threading.Event()
         self.stop_request = stop_request
         self.trial_seconds: list[float] = []
+        self.reserve = 0.0  # seconds kept back from the trials for the final refit
+        self.reserve_for: Callable[[], float] | None = None  # how long that refit would take now
 
-    def remaining(self) -> float:
+    def trial_ended(self) -> None:
+        if self.reserve_for is not None:
+            self.reserve = self.reserve_for()
+
+    def remaining(self, reserved: bool = True) -> float:
+        """Seconds left for trials (``reserved=False``: for the refit too)."""
         if self.deadline is None:
             return math.inf
-        return self.deadline - time.time()
+        return self.deadline - time.time() - (self.reserve if reserved else 0.0)
 
-    def why_stop_now(self) -> str | None:
+    def why_stop_now(self, reserved: bool = True) -> str | None:
         if self.stop_event.is_set():
             return "stopped by user"
         requested = self.stop_request() if self.stop_request is not None else None
         if requested:
             return requested
-        if self.remaining() <= 0:
+        if self.remaining(reserved) <= 0:
             return "time budget reached"
         return None
 
@@ -136,6 +145,11 @@ class TrialRecorder(keras.callbacks.Callback):
         if reason:
             self.record["stopped"] = reason
             self.model.stop_training = True
+        elif self.tuner.pruner is not None:
+            pruned = self.tuner.pruner.check(self.trial.trial_id, history, self.record.get("initial_epoch") or 0)
+            if pruned:
+                self.record["pruned"] = pruned
+                self.model.stop_training = True
 
 
 class TrialBookkeeping:
@@ -150,11 +164,15 @@ class TrialBookkeeping:
         reporter=None,
         trial_callbacks=None,
         max_params: int | None = None,
+        schedule=None,
+        pruner=None,
         **kwargs,
     ):
         self.run = run
         self.budget = budget
         self.patience = patience
+        self.schedule = schedule  # () -> the protocol's callbacks (learning rate), fresh per trial
+        self.pruner = pruner
         self.reporter = reporter
         self.max_params = max_params
         # the task's own per-trial callbacks (the Frechet distance of generation),
@@ -242,6 +260,7 @@ class TrialBookkeeping:
         callbacks = [
             *task_callbacks,
             *kwargs.get("callbacks", []),
+            *(self.schedule() if self.schedule else []),
             keras.callbacks.EarlyStopping(monitor=objective.name, mode=objective.direction, patience=self.patience),
         ]
         # the record is written before the backup, so it is never behind it
@@ -261,15 +280,18 @@ class TrialBookkeeping:
             record["status"] = "failed"
             record["reason"] = _reason(trial.message)
         else:
-            record["status"] = "completed"
+            record["status"] = "pruned" if "pruned" in record else "completed"
+            if "pruned" in record:
+                record["reason"] = describe_pruning(record["pruned"], self.oracle.objective.name)
             if "stopped" not in record:
                 self.budget.trial_seconds.append(record["seconds"])
         self._write_record(trial)
         try:
             super().on_trial_end(trial)  # KerasTuner scores the trial here
+            self.budget.trial_ended()
         finally:
             if self.reporter is not None:
-                score = self.oracle.get_trial(trial.trial_id).score if record["status"] == "completed" else None
+                score = self.oracle.get_trial(trial.trial_id).score if record["status"] != "failed" else None
                 self._report("trial_end", record=dict(record), objective=self.oracle.objective.name, score=score)
 
 
@@ -316,12 +338,16 @@ def make_tuner(
     trial_callbacks=None,
     strategy: str | None = None,
     mixins: tuple = (),
+    first_trials: list[dict] = (),
+    schedule=None,
+    pruner=None,
 ):
     """A KerasTuner tuner of kind ``name`` writing into ``run``.
 
     ``strategy="mirrored"`` trains each trial data-parallel over the local GPUs
     (one replica on the CPU where there is none); ``mixins`` go before the
-    bookkeeping (a worker process adds its own).
+    bookkeeping (a worker process adds its own). ``first_trials`` (joint-space
+    values, ``portfolio.py``) run before the tuner's own proposals.
     """
     base = TUNERS[name]
     cls = type(f"Automodel{base.__name__}", (*mixins, TrialBookkeeping, base), {})
@@ -340,6 +366,8 @@ def make_tuner(
         patience=patience,
         reporter=reporter,
         trial_callbacks=trial_callbacks,
+        schedule=schedule,
+        pruner=pruner,
     )
     with contextlib.redirect_stdout(io.StringIO()):  # KerasTuner's "Reloading..." note
         if name == "hyperband":
@@ -347,4 +375,6 @@ def make_tuner(
             tuner.oracle.max_trials = max_trials
         else:
             tuner = cls(max_trials=max_trials, **options)
+    if isinstance(tuner.oracle, kt.Oracle):  # a worker's oracle is the chief's, reached by a client
+        portfolio.install(tuner.oracle, list(first_trials))
     return tuner

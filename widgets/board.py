@@ -14,7 +14,7 @@ from pathlib import Path
 
 import ipywidgets as widgets
 
-from automodel.leaderboard import leaderboard
+from automodel.leaderboard import STATUS_ORDER, WITH_MODEL, leaderboard
 from automodel.rundir import RunDir
 
 from .curves import curves_png
@@ -26,7 +26,7 @@ def _counts(board) -> str:
     if board.empty:
         return "no trials yet"
     counts = board["status"].value_counts()
-    parts = [f"{counts[s]} {s}" for s in ("completed", "running", "failed") if s in counts]
+    parts = [f"{counts[s]} {s}" for s in STATUS_ORDER if s in counts]
     return f"{len(board)} trial{'s' if len(board) != 1 else ''} ({', '.join(parts)})"
 
 
@@ -72,7 +72,7 @@ class Leaderboard(widgets.VBox):
     def has_model(self) -> bool:
         """Whether a trial has completed, so that there is a model to export."""
         board = self.board
-        return board is not None and not board.empty and bool((board["status"] == "completed").any())
+        return board is not None and not board.empty and bool(board["status"].isin(WITH_MODEL).any())
 
     @property
     def selected_trial(self) -> str | None:
@@ -81,8 +81,8 @@ class Leaderboard(widgets.VBox):
             return self.trial.value
         if self.board is None or self.board.empty:
             return None
-        completed = self.board[self.board["status"] == "completed"]
-        return str((completed if not completed.empty else self.board).iloc[0]["trial"])
+        trained = self.board[self.board["status"].isin(WITH_MODEL)]
+        return str((trained if not trained.empty else self.board).iloc[0]["trial"])
 
     def refresh(self):
         """Re-read the run directory and update the view; returns the leaderboard DataFrame."""
@@ -113,7 +113,7 @@ class Leaderboard(widgets.VBox):
 
     def _update_heading(self) -> None:
         text = f"<b>{self.run_dir}</b> · {self.status} · {_counts(self.board)}"
-        completed = self.board[self.board["status"] == "completed"]
+        completed = self.board[self.board["status"].isin(WITH_MODEL)]
         if not completed.empty and self.objective in completed:
             best = completed.iloc[0]
             text += f" · best {self.objective} {best[self.objective]:.4g} (trial {best['trial']})"

@@ -1,0 +1,226 @@
+"""The search's mechanisms for finding good models: protocol, portfolio, budget, pruning, refit.
+
+Scores belong in ``benchmarks/``; these tests check that each mechanism does what
+it says on tiny data.
+"""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+import automodel
+from automodel import protocol
+from automodel.pruning import MedianPruner
+from automodel.rundir import RunDir
+
+from conftest import plugin_of, registered, tiny_architecture
+
+
+# -- the training protocol -----------------------------------------------------------------
+@pytest.mark.parametrize(
+    "samples, batch_size, epochs, patience",
+    [
+        (36, 4, 300, 50),  # a UCR set: thousands of small steps, as the published protocol
+        (1_257, 32, 75, 12),  # digits' training split
+        (50_000, 128, 20, 5),  # CIFAR-sized: a few passes of large batches
+    ],
+)
+def test_protocol_follows_the_number_of_samples(samples, batch_size, epochs, patience):
+    chosen = protocol.choose(samples)
+    assert (chosen.batch_size, chosen.epochs, chosen.patience) == (batch_size, epochs, patience)
+    assert chosen.given == ()
+    assert chosen.epochs * chosen.steps_per_epoch >= min(protocol.TARGET_STEPS, protocol.MAX_EPOCHS * chosen.steps_per_epoch)
+
+
+def test_protocol_keeps_what_the_user_fixed():
+    chosen = protocol.choose(36, batch_size=8, epochs=12)
+    assert (chosen.batch_size, chosen.epochs) == (8, 12)
+    assert chosen.patience == 5 and chosen.given == ("batch_size", "epochs")
+    assert protocol.choose(36, patience=3).patience == 3
+
+
+# -- known-good first trials ---------------------------------------------------------------
+def _portfolio_architecture(entries, name="tiny"):
+    arch = tiny_architecture(name)
+    arch.portfolio = lambda spec: entries
+    return arch
+
+
+@pytest.mark.parametrize("tuner", ["random", "bayesian", "hyperband", "grid"])
+def test_portfolio_runs_first_then_the_tuner_explores(tuner, tmp_path, small_digits):
+    arch = _portfolio_architecture([{"units": 24}, {"units": 16}])
+    with registered(plugin_of(arch), "portfolio-test"):
+        result = automodel.search(
+            task="image_classification", data=small_digits, architectures=["tiny"], tuner=tuner, max_trials=4,
+            epochs=3 if tuner == "hyperband" else 2, directory=tmp_path, name=tuner, seed=3,  # Hyperband: 2 brackets
+        )
+        units = [_values(result, trial)["tiny/units"] for trial in result.run.trial_ids()]
+    assert units[:2] == [24, 16]
+    assert len(units) >= 3  # the tuner's own proposals follow
+    if tuner == "grid":  # the whole grid in its order, from its first point
+        assert units[2:] == [8, 16]
+    elif tuner != "hyperband":  # Hyperband continues good trials with the same values
+        assert len(set(units)) == len(units)
+
+
+def test_resumed_search_does_not_repeat_the_portfolio(tmp_path, small_digits):
+    arch = _portfolio_architecture([{"units": 24}, {"units": 8}])
+    options = dict(task="image_classification", data=small_digits, architectures=["tiny"], tuner="random",
+                   epochs=1, directory=tmp_path, name="resumed", seed=5)
+    with registered(plugin_of(arch), "portfolio-test"):
+        first = automodel.search(max_trials=2, **options)
+        assert [_values(first, t)["tiny/units"] for t in first.run.trial_ids()] == [24, 8]
+        again = automodel.search(max_trials=4, **options)
+        units = [_values(again, t)["tiny/units"] for t in again.run.trial_ids()]
+    assert len(units) == 4 and units[:2] == [24, 8]
+    assert units[2:].count(24) + units[2:].count(8) < 2  # no second run of both entries
+
+
+def _values(result, trial_id):
+    return result.run.keras_tuner_trial(trial_id)["hyperparameters"]["values"]
+
+
+# -- the budget is the budget --------------------------------------------------------------
+def test_time_budget_without_max_trials_runs_until_it_is_spent(tmp_path, small_digits):
+    arch = tiny_architecture()
+    with registered(plugin_of(arch), "budget-test"):
+        started = time.monotonic()
+        result = automodel.search(
+            task="image_classification", data=small_digits, architectures=["tiny"], tuner="random", epochs=1,
+            time_budget=20, directory=tmp_path, name="budget", seed=0,
+        )
+        seconds = time.monotonic() - started
+    board = result.leaderboard()
+    assert result.meta["max_trials"] is None
+    assert result.meta["status"].startswith("stopped: time budget")  # not "finished" after some trial count
+    assert len(board) >= 2 and (board["status"] == "completed").all()
+    assert seconds >= 12  # the time was used ...
+    assert seconds < 20 + 8  # ... and no trial (nor the refit) started that could not fit
+
+
+# -- pruning -------------------------------------------------------------------------------
+def _write_trial(run: RunDir, trial_id: str, values: list[float], status="completed"):
+    run.write_trial_record(trial_id, {"trial_id": trial_id, "status": status, "history": {"val_accuracy": values}})
+
+
+def test_median_rule_prunes_a_curve_below_the_others(tmp_path):
+    run = RunDir(tmp_path)
+    for trial_id, values in (("0", [0.5, 0.7, 0.8]), ("1", [0.6, 0.8, 0.9]), ("2", [0.4, 0.75])):
+        _write_trial(run, trial_id, values)
+    pruner = MedianPruner(run, "val_accuracy", "max", warmup_epochs=2)
+    assert pruner.check("9", {"val_accuracy": [0.1]}) is None  # still warming up
+    pruned = pruner.check("9", {"val_accuracy": [0.1, 0.2]})
+    assert pruned == {"epoch": 2, "value": 0.2, "median": 0.75, "trials": 3}
+    # the trial that ended at epoch 2 counts with its best value at epoch 3
+    assert pruner.check("9", {"val_accuracy": [0.1, 0.2, 0.76]})["median"] == 0.8
+    assert pruner.check("9", {"val_accuracy": [0.1, 0.2, 0.8]}) is None  # level with the median goes on
+
+
+def test_median_rule_waits_for_enough_trials_and_follows_the_direction(tmp_path):
+    run = RunDir(tmp_path)
+    _write_trial(run, "0", [1.0, 0.5])
+    _write_trial(run, "1", [1.0, 0.4])
+    _write_trial(run, "2", [0.1], status="running")  # running trials are not compared against
+    pruner = MedianPruner(run, "val_accuracy", "min", warmup_epochs=1)
+    assert pruner.check("3", {"val_accuracy": [3.0, 2.0]}) is None  # two ended trials are too few
+    _write_trial(run, "4", [0.9, 0.6])
+    assert pruner.check("3", {"val_accuracy": [3.0, 2.0]})["median"] == 0.5
+    assert pruner.check("3", {"val_accuracy": [3.0, 0.3]}) is None
+
+
+def test_a_search_prunes_a_trial_that_cannot_learn(tmp_path, small_digits):
+    def build(arch, hp, spec):
+        import keras
+
+        inputs, x = spec.inputs()
+        x = keras.layers.Dense(hp.Int("units", 8, 32, step=8))(keras.layers.Flatten()(x))
+        model = keras.Model(inputs, spec.head(x))
+        # learning rate 0 for the 8-unit model: it stays at chance
+        return spec.compile(model, learning_rate=1e-2 if hp.values["tiny/units"] != 8 else 1e-12, optimizer="sgd")
+
+    arch = tiny_architecture(build=build)
+    arch.portfolio = lambda spec: [{"units": 16}, {"units": 24}, {"units": 32}, {"units": 8}]
+    with registered(plugin_of(arch), "pruning-test"):
+        result = automodel.search(
+            task="image_classification", data=small_digits, architectures=["tiny"], tuner="random", max_trials=4,
+            epochs=8, patience=3, directory=tmp_path, name="pruned", seed=0,
+        )
+    board = result.leaderboard().set_index("trial")
+    bad = next(t for t in result.run.trial_ids() if _values(result, t)["tiny/units"] == 8)
+    assert board.loc[bad, "status"] == "pruned"
+    assert board.loc[bad, "epochs"] < 8
+    assert board.loc[bad, "reason"].startswith("pruned at epoch 3: best val_accuracy")
+    assert list(board["status"]).count("completed") == 3
+    assert result.best_trial_id != bad
+
+
+# -- the final refit -----------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def refit_run(tmp_path_factory, small_digits):
+    arch = tiny_architecture("refitted")
+    with registered(plugin_of(arch), "refit-test"):
+        result = automodel.search(
+            task="image_classification", data=small_digits, architectures=["refitted"], tuner="random",
+            max_trials=2, epochs=4, directory=tmp_path_factory.mktemp("refit"), name="refit", seed=0,
+        )
+        yield result, arch
+
+
+def test_refit_retrains_the_best_trial_on_training_and_validation_data(refit_run):
+    import numpy as np
+
+    result, _ = refit_run
+    done = result.refit_record()
+    split = result.meta["data"]["split"]
+    assert done["trial"] == result.best_trial_id
+    assert done["samples"] == split["train"] + split["validation"]
+    record = result.run.trial_record(done["trial"])
+    best_epochs = int(np.argmax(record["history"]["val_accuracy"])) + 1
+    steps = best_epochs * protocol.steps_per_epoch(split["train"], done["batch_size"])
+    assert done["steps"] == steps
+    assert done["epochs"] == max(1, round(steps / protocol.steps_per_epoch(done["samples"], done["batch_size"])))
+    assert result.meta["refit"]["trial"] == done["trial"]
+
+    x, _ = result.test_split()
+    refitted, single = result.model(), result.model(done["trial"])
+    assert refitted is result.best_model() is result.model("refit")
+    assert not np.allclose(refitted.predict(x[:8], verbose=0), single.predict(x[:8], verbose=0))
+    assert result.model_source()["refit"] and not result.model_source(done["trial"])["refit"]
+
+
+def test_export_writes_the_refit_model_and_says_so(refit_run, tmp_path):
+    import numpy as np
+
+    result, _ = refit_run  # its architecture stays registered while the fixture lives
+    card = result.export(tmp_path / "export", formats=["keras", "tflite"])
+    single = result.export(tmp_path / "single", formats=["keras"], trial=result.best_trial_id)
+    assert card["trained_on"]["refit"] is True and single["trained_on"]["refit"] is False
+    assert all(outcome["status"] == "verified" for outcome in card["formats"].values())
+    assert "Final refit" in (tmp_path / "export" / "MODEL_CARD.md").read_text()
+    import keras
+
+    x = np.load(tmp_path / "export" / "sample_inputs.npy")
+    exported = keras.saving.load_model(next((tmp_path / "export").glob("*.keras")))
+    np.testing.assert_allclose(exported.predict(x, verbose=0), result.model().predict(x, verbose=0), atol=1e-5)
+
+
+def test_a_search_stopped_by_the_user_is_not_refit(tmp_path, small_digits):
+    import threading
+
+    stop = threading.Event()
+
+    def reporter(event, **info):
+        if event == "trial_end":
+            stop.set()
+
+    arch = tiny_architecture()
+    with registered(plugin_of(arch), "stop-test"):
+        result = automodel.search(
+            task="image_classification", data=small_digits, architectures=["tiny"], tuner="random", max_trials=3,
+            epochs=1, directory=tmp_path, name="stopped", seed=0, reporter=reporter, stop_event=stop,
+        )
+    assert result.refit_record() is None and not result.model_source()["refit"]
+    with pytest.raises(automodel.SearchError, match="no final refit"):
+        result.model("refit")
