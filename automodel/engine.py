@@ -78,8 +78,9 @@ def search(
     each architecture run first (``portfolio.py``), trials clearly below the others
     are pruned (``pruning.py``), and the best trial is finally retrained on training
     plus validation data (``refit.py``). ``reporter``,
-    if given, is called as ``reporter(event, **info)`` for ``trial_start``,
-    ``epoch_end`` and ``trial_end``; setting ``stop_event`` ends the search after
+    if given, is called as ``reporter(event, **info)`` for ``search_start`` (the
+    training settings chosen), ``trial_start``, ``epoch_end``, ``trial_end``,
+    ``refit_start`` and ``refit_end``; setting ``stop_event`` ends the search after
     the current epoch, keeping what finished.
 
     ``workers="auto"`` trains one trial per visible GPU, each in its own worker
@@ -128,6 +129,9 @@ def search(
         samples = len(prepared.train[0]) + len(prepared.validation[0])
         budget.reserve_for = lambda: refit.estimate_seconds(run, samples)
         budget.trial_ended()  # a resumed run already has a best trial
+    if reporter is not None:
+        reporter("search_start", max_trials=max_trials, epochs=plan_of_training.epochs,
+                 batch_size=plan_of_training.batch_size, patience=plan_of_training.patience)
     if plan.distributed:
         distributed.search_with_workers(plan, run, prepared, settings, budget, reporter)
     else:

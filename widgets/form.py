@@ -88,8 +88,9 @@ class SearchForm(widgets.VBox):
             layout={**WIDE, "display": "none"},
         )
         self.tuner = widgets.Dropdown(description="Tuner", options=TUNER_CHOICES, value=tuner, style=STYLE, layout=WIDE)
-        self.max_trials = widgets.BoundedIntText(description="Max trials", value=max_trials, min=1, max=100_000, style=STYLE, layout=WIDE)
-        self.epochs = widgets.BoundedIntText(description="Epochs / trial", value=epochs, min=1, max=100_000, style=STYLE, layout=WIDE)
+        # 0 is automodel.search's None: trials until the time budget is spent, epochs from the data size
+        self.max_trials = widgets.BoundedIntText(description="Max trials (0: auto)", value=max_trials or 0, min=0, max=100_000, style=STYLE, layout=WIDE)
+        self.epochs = widgets.BoundedIntText(description="Epochs / trial (0: auto)", value=epochs or 0, min=0, max=100_000, style=STYLE, layout=WIDE)
         self.time_budget = widgets.Text(
             description="Time budget", value="" if time_budget is None else str(time_budget),
             placeholder="e.g. 90s, 15m, 2h (empty: no limit)", style=STYLE, layout=WIDE,
@@ -236,8 +237,8 @@ class SearchForm(widgets.VBox):
             data=data,
             architectures=architectures,
             tuner=self.tuner.value,
-            max_trials=self.max_trials.value,
-            epochs=self.epochs.value,
+            max_trials=self.max_trials.value or None,
+            epochs=self.epochs.value or None,
             time_budget=self.time_budget.value.strip() or None,
             directory=self.directory.value.strip() or "automodel-runs",
             name=self.name.value.strip() or data_name,

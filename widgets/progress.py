@@ -28,10 +28,13 @@ class SearchProgress(widgets.VBox):
         self.current = None  # (trial id, architecture) of the running trial
         self.events: list[str] = []
 
-    def begin(self, max_trials: int, epochs: int, done: int = 0) -> None:
-        """A search starts: ``done`` trials of ``max_trials`` are already finished (resume)."""
-        self.trials.max, self.epochs.max = max_trials, epochs
-        self.trials.value, self.epochs.value = min(done, max_trials), 0
+    def begin(self, max_trials: int | None, epochs: int | None, done: int = 0) -> None:
+        """A search starts: ``done`` trials of ``max_trials`` are already finished (resume).
+
+        ``None`` (chosen by the search) is filled in by its ``search_start`` event.
+        """
+        self.trials.max, self.epochs.max = max_trials or max(done, 1), epochs or 1
+        self.trials.value, self.epochs.value = min(done, self.trials.max), 0
         self.trials.bar_style = self.epochs.bar_style = "info"
         self.trials_done, self.started, self.current = done, time.monotonic(), None
         self.events = []
@@ -44,9 +47,16 @@ class SearchProgress(widgets.VBox):
         return f"{time.monotonic() - self.started:.0f}s" if self.started is not None else ""
 
     def handle(self, event: str, **info) -> None:
-        """The search's ``reporter``: ``trial_start``, ``epoch_end``, ``trial_end``."""
+        """The search's ``reporter`` (its events: see ``automodel.search``)."""
         self.events.append(event)
-        if event == "trial_start":
+        if event == "search_start":
+            self.epochs.max = info["epochs"]
+            if info["max_trials"] is not None:
+                self.trials.max = info["max_trials"]
+            self.say(f"training {info['epochs']} epochs at most per trial, batches of {info['batch_size']} · {self._elapsed()}")
+        elif event == "refit_start":
+            self.say(f"retraining the best trial on training and validation data · {self._elapsed()}")
+        elif event == "trial_start":
             self.current = (info["trial_id"], info.get("architecture"))
             self.epochs.value = 0
             self.say(f"trial {info['trial_id']} ({info.get('architecture')}) started · {self._elapsed()}")
@@ -58,6 +68,7 @@ class SearchProgress(widgets.VBox):
         elif event == "trial_end":
             record = info["record"]
             self.trials_done += 1
+            self.trials.max = max(self.trials.max, self.trials_done)  # no trial limit: the bar follows the count
             self.trials.value = min(self.trials_done, self.trials.max)
             outcome = record["status"]
             if info.get("score") is not None:
