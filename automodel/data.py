@@ -18,10 +18,10 @@ import math
 import numpy as np
 
 from . import image_folder as folders
-from . import registry, sources
+from . import registry, sequences, sources
 from .errors import DataError
 from .image_folder import FileSplit, ImageFolder, image_folder  # noqa: F401 (public: automodel.data.image_folder)
-from .tasks import Task, TaskSpec
+from .tasks import PADDING_VALUE, Task, TaskSpec
 
 VALIDATION_FRACTION = 0.15
 TEST_FRACTION = 0.15
@@ -31,7 +31,8 @@ MIN_PER_CLASS = 3  # one sample each for train, validation and test
 SAMPLE_RANKS = {"image": (2, 3), "sequence": (1, 2)}
 SAMPLE_RANK_HELP = {
     "image": "(samples, height, width) or (samples, height, width, channels)",
-    "sequence": "(samples, timesteps) or (samples, timesteps, features)",
+    "sequence": "(samples, timesteps) or (samples, timesteps, features), or a list of "
+    "(timesteps[, features]) arrays of different lengths",
     "text": "(samples,): one string per sample",
 }
 VOCABULARY_LIMIT = 20_000
@@ -66,6 +67,10 @@ class PreparedData:
         if self.classes is not None:
             counts = np.bincount(self.train[1], minlength=len(self.classes))
             summary["class_balance"] = dict(zip(self.spec.class_names, counts.tolist()))
+        if self.spec.padded:  # series of different lengths (the model card says how to pad them)
+            shortest, longest = self.spec.lengths
+            summary["padding"] = {"length": self.spec.input_shape[0], "shortest": shortest, "longest": longest,
+                                  "value": PADDING_VALUE, "at": "end"}
         return summary
 
 
@@ -143,22 +148,23 @@ def prepare(
             raise DataError("With an image folder, automodel splits the files itself; drop validation_data/test_data.")
         return _prepare_folder(task_obj, source, seed)
     x = to_model_inputs(task_obj.inputs, source[0])
+    lengths = sequences.summary(x) if task_obj.inputs == "sequence" else None  # None: no series was padded
     classes, y = _encode_targets(task_obj, x, source[1])
     given = {}
     for name, extra in (("validation", validation_data), ("test", test_data)):
         if extra is not None:
-            given[name] = _given_split(task_obj, extra, target, classes, x.shape[1:], name)
+            given[name] = _given_split(task_obj, extra, target, classes, x.shape[1:], name, lengths is not None)
     fingerprint = fingerprint_arrays(x, *(() if y is None else (y,)), *(a for s in given.values() for a in s if a is not None))
     splits = _split(x, y, seed, stratify=classes is not None, take=[s for s in SPLITS[1:] if s not in given])
     splits.update(given)
-    spec = TaskSpec.for_task(task_obj, **_spec_fields(task_obj, splits["train"], classes, y))
+    spec = TaskSpec.for_task(task_obj, lengths=lengths, **_spec_fields(task_obj, splits["train"], classes, y))
     return PreparedData(spec, splits["train"], splits["validation"], splits["test"], classes, fingerprint,
                         given=tuple(given))
 
 
-def _given_split(task: Task, data, target, classes, sample_shape, name: str):
+def _given_split(task: Task, data, target, classes, sample_shape, name: str, padded: bool = False):
     x, y = sources.read(task, data, target)
-    x = to_model_inputs(task.inputs, x, sample_shape)
+    x = to_model_inputs(task.inputs, x, sample_shape, padded=padded)
     if y is None:
         if task.target != "generation":
             raise DataError(f"{name}_data has no targets: pass ({name} x, {name} y).")
@@ -197,12 +203,13 @@ def _spec_fields(task: Task, train, classes, y) -> dict:
     if task.inputs == "text":
         fields.update(input_dtype="string", vocabulary=_vocabulary(x))
     else:
-        per_channel = x.reshape(-1, x.shape[-1])
+        # statistics of real values only: padded timesteps are not data
+        per_channel = sequences.real_timesteps(x) if task.inputs == "sequence" else x.reshape(-1, x.shape[-1])
         fields.update(
             input_dtype=str(x.dtype),
             mean=per_channel.mean(axis=0).astype(float).tolist(),
             variance=per_channel.var(axis=0).astype(float).tolist(),
-            value_range=(float(x.min()), float(x.max())),
+            value_range=(float(per_channel.min()), float(per_channel.max())),
         )
     if classes is not None:
         fields.update(num_classes=len(classes), class_names=[str(c) for c in classes])
@@ -220,11 +227,19 @@ def _vocabulary(texts: np.ndarray) -> list[str]:
     return [token for token in layer.get_vocabulary() if token not in ("", "[UNK]")]
 
 
-def to_model_inputs(inputs_kind: str, x, expected_shape: tuple | None = None) -> np.ndarray:
-    """A copy of ``x`` shaped and typed as models of this input kind take it."""
-    x = sources.as_array(x, "x")
+def to_model_inputs(inputs_kind: str, x, expected_shape: tuple | None = None, padded: bool = False) -> np.ndarray:
+    """A copy of ``x`` shaped and typed as models of this input kind take it.
+
+    Sequences may be series of different lengths, or padded already
+    (``sequences.py``): they are padded to the longest series when there is no
+    ``expected_shape`` (the data a search starts from), else to the model's
+    length, which only a model that masks padding (``padded``) takes.
+    """
+    x = sources.as_array(x, "x", ragged=inputs_kind == "sequence")
     if inputs_kind == "text":
         return _text_inputs(x)
+    if inputs_kind == "sequence" and sequences.is_ragged(x):
+        return sequences.pad(x, expected_shape, padded)
     ranks = SAMPLE_RANKS[inputs_kind]
     if x.ndim - 1 not in ranks:
         raise DataError(
@@ -239,6 +254,8 @@ def to_model_inputs(inputs_kind: str, x, expected_shape: tuple | None = None) ->
     if not np.isfinite(x).all():
         bad = int((~np.isfinite(x)).sum())
         raise DataError(f"x contains {bad} NaN or infinite values. Drop or impute them first.")
+    if inputs_kind == "sequence":
+        x = sequences.fit_length(x, expected_shape, padded)
     if expected_shape is not None and tuple(x.shape[1:]) != tuple(expected_shape):
         raise DataError(
             f"x has samples of shape {tuple(x.shape[1:])}, but the model takes "

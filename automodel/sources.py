@@ -10,6 +10,11 @@ strings; for sequences, the feature columns are the timesteps, in order; for
 images, the feature columns are the pixels of a square grey image. A
 ``tf.data.Dataset`` is read once into memory: for images larger than memory, use
 ``automodel.data.image_folder``.
+
+Sequences of different lengths come as a Python list (or 1-D object array) of
+arrays, one per series, which ``data`` pads (``sequences.py``). An ``.npz`` file
+cannot hold them: ``np.load`` reads object arrays only with pickle, which can run
+code, so automodel does not allow it.
 """
 
 from __future__ import annotations
@@ -24,10 +29,16 @@ from .errors import DataError
 from .tasks import Task
 
 
-def as_array(values, what: str) -> np.ndarray:
+def as_array(values, what: str, ragged: bool = False) -> np.ndarray:
+    """``values`` as an array; with ``ragged`` (sequences), series of different lengths as a 1-D object array."""
     try:
         return np.asarray(values)
     except Exception as exc:  # ragged lists and the like
+        if ragged and isinstance(values, (list, tuple)):
+            series = np.empty(len(values), dtype=object)
+            for i, value in enumerate(values):  # element by element: numpy would try to broadcast them
+                series[i] = value
+            return series
         raise DataError(f"{what} cannot be read as an array ({exc}). Pass a numpy array.") from exc
 
 
@@ -41,7 +52,7 @@ def read(task: Task, data, target=None) -> tuple[np.ndarray, np.ndarray | None]:
         return _read_tf_dataset(data)
     if isinstance(data, (tuple, list)) and len(data) == 2:
         y = None if data[1] is None else as_array(data[1], "y")
-        return as_array(data[0], "x"), y
+        return as_array(data[0], "x", ragged=task.inputs == "sequence"), y
     if isinstance(data, np.ndarray) and task.target == "generation":
         return data, None
     raise DataError(
@@ -61,7 +72,14 @@ def _read_path(task: Task, path: str, target) -> tuple[np.ndarray, np.ndarray | 
         with np.load(path, allow_pickle=False) as archive:
             if "x" not in archive.files:
                 raise DataError(f"{path} has no array named x; save it with np.savez(path, x=..., y=...).")
-            return archive["x"], archive["y"] if "y" in archive.files else None
+            try:
+                return archive["x"], archive["y"] if "y" in archive.files else None
+            except ValueError as exc:  # an object array, which only pickle reads
+                raise DataError(
+                    f"{path} holds an object array (series of different lengths?), which numpy loads only with "
+                    "pickle, and automodel does not unpickle files. Pass the series as a Python list of arrays "
+                    "instead: data=([series, ...], y)."
+                ) from exc
     if path.endswith((".csv", ".csv.gz", ".tsv")):
         import pandas as pd
 

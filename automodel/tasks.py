@@ -24,6 +24,14 @@ from typing import Any
 from .hookspecs import hookimpl
 
 INPUT_KINDS = ("image", "sequence", "text")
+# Sequences of different lengths are padded at the end with this value, and the
+# model masks every timestep whose features all equal it (see TaskSpec.inputs).
+# It is float32's lowest finite number: automodel refuses real series holding it
+# (as it refuses NaN and infinities), so padding never collides with a reading;
+# being finite, it is exact in float32, in JSON and in every export runtime, and
+# Keras' Masking zeroes it cleanly (Keras before 3.15 multiplied by the mask,
+# which turns -inf into NaN).
+PADDING_VALUE = -3.4028234663852886e38  # float(numpy.finfo("float32").min)
 TARGET_KINDS = ("classification", "regression", "generation")
 
 # target kind -> (objective, direction)
@@ -114,6 +122,9 @@ class TaskSpec(_Objective):
     exported model takes raw values; ``value_range`` is the training data's
     (min, max). ``vocabulary`` (text) lists the training split's tokens, most
     frequent first. ``output_shape`` (regression) is the shape of one target.
+    ``lengths`` (sequences of different lengths) is the (shortest, longest)
+    series of the data: the series are padded at the end with ``PADDING_VALUE``
+    to ``input_shape[0]``, the longest, and ``inputs()`` masks the padding.
     """
 
     task: str
@@ -128,6 +139,7 @@ class TaskSpec(_Objective):
     variance: list[float] | None = None
     value_range: tuple | None = None
     vocabulary: list[str] | None = None
+    lengths: tuple | None = None
 
     @classmethod
     def for_task(cls, task: Task, **fields) -> "TaskSpec":
@@ -137,6 +149,11 @@ class TaskSpec(_Objective):
     def is_classification(self) -> bool:
         return self.target == "classification"
 
+    @property
+    def padded(self) -> bool:
+        """Whether the inputs are series of different lengths, padded to ``input_shape[0]``."""
+        return self.lengths is not None
+
     # -- model helpers -------------------------------------------------------
     def inputs(self, normalize: bool = True):
         """Return ``(inputs, x)``: the raw ``keras.Input`` and the preprocessed tensor.
@@ -144,16 +161,54 @@ class TaskSpec(_Objective):
         Numeric inputs are standardised with the training statistics unless
         ``normalize=False`` (for a base network with its own preprocessing).
         Text inputs are raw strings: vectorise them with ``text_vectorizer``.
+
+        Padded sequences (``padded``) go through a ``Masking`` layer first: it
+        zeroes the padded timesteps and attaches a mask that Keras hands on to
+        the layers that take one (``Normalization``, ``LSTM``/``GRU``/``SimpleRNN``,
+        ``Bidirectional``, ``GlobalAveragePooling1D``...), so recurrent layers
+        skip the padding. Layers without masks (``Conv1D``, ``Dense``, ``Flatten``)
+        drop it, and Keras warns; see ``padding_mask`` for those.
         """
         import keras
 
         inputs = keras.Input(shape=self.input_shape, dtype=self.input_dtype, name="inputs")
         x = inputs
+        if self.padded:  # on the raw values, where the padding value is exact
+            x = keras.layers.Masking(mask_value=PADDING_VALUE, name="padding")(x)
         if normalize and self.mean is not None:
             x = keras.layers.Normalization(
                 mean=self.mean, variance=self.variance, name="normalize"
             )(x)
         return inputs, x
+
+    def padding_mask(self, inputs):
+        """The ``(batch, timesteps)`` mask of real timesteps of the raw ``inputs``; None unless ``padded``.
+
+        For layers that do not carry Keras masks. In Keras 3, ``Conv1D`` drops
+        the mask (with a warning), and a ``GlobalAveragePooling1D`` after it
+        would then average the padding in, so a series' features would depend
+        on how much padding it has. Pass this mask to ``GlobalAveragePooling1D``
+        and ``BatchNormalization`` (``layer(x, mask=mask)``: the average and the
+        batch statistics then cover the real timesteps only) and put each
+        convolution's output through ``zero_padding``: every convolution then
+        sees zeros past the end of a series, exactly as its ``padding="same"``
+        would for the series alone, so in inference the output does not depend
+        on the padding at all.
+        """
+        if not self.padded:
+            return None
+        from keras import ops
+
+        return ops.any(ops.not_equal(inputs, PADDING_VALUE), axis=-1)
+
+    @staticmethod
+    def zero_padding(x, mask):
+        """``x`` with the padded timesteps set to 0 (``mask`` from ``padding_mask``; None: ``x`` as it is)."""
+        if mask is None:
+            return x
+        from keras import ops
+
+        return ops.where(ops.expand_dims(mask, -1), x, ops.zeros_like(x))
 
     def text_vectorizer(self, max_tokens: int, sequence_length: int):
         """A ``TextVectorization`` layer over the training vocabulary (no adapt needed).
@@ -216,7 +271,7 @@ class TaskSpec(_Objective):
     @classmethod
     def from_dict(cls, data: dict) -> "TaskSpec":
         fields = dict(data)
-        for key in ("input_shape", "output_shape", "value_range"):
+        for key in ("input_shape", "output_shape", "value_range", "lengths"):
             if fields.get(key) is not None:
                 fields[key] = tuple(fields[key])
         return cls(**fields)

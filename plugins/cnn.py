@@ -19,7 +19,10 @@ class CNN(Architecture):
         import keras
 
         inputs, x = spec.inputs()
-        x = self._images(hp, x) if spec.inputs_kind == "image" else self._sequences(hp, x)
+        if spec.inputs_kind == "image":
+            x = self._images(hp, x)
+        else:
+            x = self._sequences(hp, x, spec, spec.padding_mask(inputs))
         dense_units = hp.Choice("dense_units", [0, 64, 128, 256], default=128)
         if dense_units:
             x = keras.layers.Dense(dense_units, activation="relu")(x)
@@ -53,7 +56,8 @@ class CNN(Architecture):
             return layers.GlobalAveragePooling2D()(x)
         return layers.Flatten()(x)
 
-    def _sequences(self, hp, x):
+    def _sequences(self, hp, x, spec, mask):
+        """``mask`` (series of different lengths, else None) keeps the padding out: see ``TaskSpec.padding_mask``."""
         from keras import layers
 
         family = hp.Choice("family", ["fcn", "resnet"], default="fcn")
@@ -62,8 +66,10 @@ class CNN(Architecture):
 
         def conv(x, width, kernel, activate=True):
             x = layers.Conv1D(width, kernel, padding="same", use_bias=False)(x)
-            x = layers.BatchNormalization(momentum=0.9)(x)
-            return layers.Activation("relu")(x) if activate else x
+            x = layers.BatchNormalization(momentum=0.9)(x, mask=mask)
+            return spec.zero_padding(layers.Activation("relu")(x) if activate else x, mask)
+
+        x = spec.zero_padding(x, mask)  # padding is 0 after normalisation, as "same" pads
 
         if family == "fcn":  # three blocks, widths as in the reference: f, 2f, f
             for width, kernel in zip((filters, 2 * filters, filters), kernels):
@@ -78,7 +84,7 @@ class CNN(Architecture):
         # averaging over time suits labels; forecasts also need where things happened
         if hp.Choice("readout", ["global_average", "flatten"], default="global_average") == "flatten":
             return layers.Flatten()(x)
-        return layers.GlobalAveragePooling1D()(x)
+        return layers.GlobalAveragePooling1D()(x, mask=mask)
 
 
 @hookimpl
