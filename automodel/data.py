@@ -95,6 +95,14 @@ def in_memory(split, limit: int | None = None) -> tuple[np.ndarray, np.ndarray |
     return x[:limit], None if y is None else y[:limit]
 
 
+def combine(first, second):
+    """Two splits as one (the final refit trains on training and validation data together)."""
+    if isinstance(first, FileSplit):
+        return FileSplit(np.concatenate([first.files, second.files]), np.concatenate([first.labels, second.labels]),
+                         first.image_shape)
+    return tuple(None if a is None else np.concatenate([a, b]) for a, b in zip(first, second))
+
+
 def as_split(stored: tuple, source: str, spec: TaskSpec):
     """A split as ``RunDir.load_data`` returns it, back in the form ``prepare`` made."""
     x, y = stored

@@ -135,7 +135,7 @@ class SearchResult:
     def _inputs(self, x):
         if self.spec.target == "generation":  # latent vectors
             return np.asarray(x, dtype="float32")
-        return to_model_inputs(self.spec.inputs_kind, x, self.spec.input_shape)
+        return to_model_inputs(self.spec.inputs_kind, x, self.spec.input_shape, padded=self.spec.padded)
 
     def _targets(self, y) -> np.ndarray:
         y = np.asarray(y)
