@@ -78,12 +78,19 @@ def _run_search(options: dict) -> int:
     print()
     print(_board_text(result.leaderboard(), meta["objective"]["name"], all_columns=False))
     print()
-    print(f"run directory: {result.path}  ({meta['status']})")
-    best = result.best_trial_id
+    print(f"run directory: {result.path}  ({meta['status']}; scored by {describe_validation(meta)})")
+    source = result.model_source()
     scores = result.evaluate()
     formatted = ", ".join(f"{name}={value:.4f}" for name, value in scores.items())
-    print(f"best trial {best} on the held-out test split: {formatted}")
+    model = f"best trial {source['trial']}" + (" (refit on training and validation data)" if source["refit"] else "")
+    print(f"{model} on the held-out test split: {formatted}")
     return 0
+
+
+def describe_validation(meta: dict) -> str:
+    from .validation import describe
+
+    return describe(meta.get("validation") or {})
 
 
 def cmd_plugins(args) -> int:
@@ -144,6 +151,7 @@ def _search_options(args, workers) -> dict:
         overwrite=args.overwrite,
         batch_size=args.batch_size,
         patience=args.patience,
+        validation=args.validation,
         workers=workers if args.workers is None else args.workers,
         trials_per_gpu=args.trials_per_gpu,
         strategy=args.strategy,
@@ -169,7 +177,9 @@ def cmd_leaderboard(args) -> int:
     if args.csv:
         print(board.to_csv(index=False), end="")
     else:
-        print(_board_text(board, run.meta()["objective"]["name"], args.all_columns))
+        meta = run.meta()
+        print(f"scored by {describe_validation(meta)}")
+        print(_board_text(board, meta["objective"]["name"], args.all_columns))
     return 0
 
 
@@ -230,6 +240,8 @@ def build_parser() -> argparse.ArgumentParser:
     search.add_argument("--epochs", type=int, default=settings.DEFAULTS["epochs"], help="most epochs of a trial (default: from the data size)")
     search.add_argument("--time-budget", help="wall-clock budget, e.g. 300, 90s, 5m, 1h")
     search.add_argument("--batch-size", type=int, default=settings.DEFAULTS["batch_size"], help="default: from the data size")
+    search.add_argument("--validation", choices=list(settings.VALIDATIONS), default=settings.DEFAULTS["validation"],
+                        help="how trials are scored: one split, or k-fold cross-validation (auto: on small data)")
     search.add_argument("--patience", type=int, default=settings.DEFAULTS["patience"], help="epochs without a better objective before a trial stops (default: from the epochs)")
     search.add_argument("--dir", default=settings.DEFAULTS["directory"], help="parent folder of run directories")
     search.add_argument("--name", help="run directory name (default: the data set or task name)")

@@ -15,10 +15,11 @@ import threading
 from pathlib import Path
 
 import keras_tuner as kt
+import numpy as np
 
-from . import distributed, portfolio, protocol as training, refit, registry, session
+from . import distributed, portfolio, protocol as training, refit, registry, session, validation as validating
 from .architecture import Architecture
-from .data import PreparedData, fit_arguments, in_memory, prepare, validation_argument
+from .data import PreparedData, combine, fit_arguments, in_memory, prepare, validation_argument
 from .errors import DataError, SearchError
 from .hypermodel import JointHyperModel
 from .pruning import MedianPruner
@@ -31,7 +32,7 @@ from .tuners import Budget, SearchStopped, consecutive_failures_error, make_tune
 # distributions whose versions run.json records
 TRAINED_WITH = ("automodel", "tensorflow", "keras", "keras-tuner")
 # run.json keys that must match for a run directory to be resumed
-RESUME_KEYS = ("task", "architectures", "tuner", "seed")
+RESUME_KEYS = ("task", "architectures", "tuner", "seed", "validation")
 
 
 def search(
@@ -60,6 +61,7 @@ def search(
     target=None,
     validation_data=None,
     test_data=None,
+    validation: str = DEFAULTS["validation"],
 ) -> SearchResult:
     """Search models for ``task`` on ``data`` and return the result.
 
@@ -77,7 +79,9 @@ def search(
     the number of training samples (``protocol.py``). Known-good configurations of
     each architecture run first (``portfolio.py``), trials clearly below the others
     are pruned (``pruning.py``), and the best trial is finally retrained on training
-    plus validation data (``refit.py``). ``reporter``,
+    plus validation data (``refit.py``). ``validation="auto"`` cross-validates
+    each trial on small data (``validation.py``; ``"split"`` or ``"cv"`` choose).
+    ``reporter``,
     if given, is called as ``reporter(event, **info)`` for ``search_start`` (the
     training settings chosen), ``trial_start``, ``epoch_end``, ``trial_end``,
     ``refit_start`` and ``refit_end``; setting ``stop_event`` ends the search after
@@ -96,7 +100,11 @@ def search(
     )
     plan = distributed.plan(workers, trials_per_gpu, strategy, bind, max_worker_memory)
     prepared = prepare(task, data, seed=seed, target=target, validation_data=validation_data, test_data=test_data)
-    plan_of_training = training.choose(len(prepared.train[0]), batch_size, epochs, patience)
+    samples = len(prepared.train[0]) + len(prepared.validation[0])
+    how_validated = validating.choose(validation, samples, budget_seconds, _why_not_folds(prepared))
+    trained_on = len(prepared.train[0]) if how_validated["method"] == "split" else \
+        samples * (how_validated["folds"] - 1) // how_validated["folds"]
+    plan_of_training = training.choose(trained_on, batch_size, epochs, patience)
     chosen = _choose_architectures(prepared.spec.task, architectures)
     if plan.distributed:
         distributed.check_installed(chosen)
@@ -104,6 +112,7 @@ def search(
         arch.prepare(prepared.spec)  # weights to fetch, inputs it cannot take: before any writing
     run = RunDir(Path(directory) / (name or _default_name(data, prepared.spec.task)))
     meta = _run_meta(prepared, chosen, tuner, max_trials, plan_of_training, seed)
+    meta["validation"] = how_validated
     _open_run_dir(run, meta, overwrite)
     run.save_test_data(*prepared.test[:2])  # an image folder stores its file list
     _prepare_objective(run, prepared, seed)
@@ -119,6 +128,8 @@ def search(
         batch_size=plan_of_training.batch_size,
         patience=plan_of_training.patience,
         protocol=plan_of_training.to_dict(),
+        trial_cap=budget.trial_cap,  # worker processes' budgets know only the deadline
+        validation=how_validated,
         max_consecutive_failures=max_consecutive_failures,
         max_params=max_params,
         strategy=strategy,
@@ -126,7 +137,6 @@ def search(
     refits = prepared.spec.target != "generation"
     if refits:
         refit.forget(run)  # a resumed search may end with another best trial
-        samples = len(prepared.train[0]) + len(prepared.validation[0])
         budget.reserve_for = lambda: refit.estimate_seconds(run, samples)
         budget.trial_ended()  # a resumed run already has a best trial
     if reporter is not None:
@@ -150,6 +160,21 @@ def search(
     if refits and not _stopped_by_user(budget):
         _final_refit(run, prepared, chosen, budget, seed, reporter)
     return SearchResult(run.path)
+
+
+def _why_not_folds(prepared: PreparedData) -> str | None:
+    """Why this data cannot be cross-validated, if it cannot."""
+    if prepared.spec.target == "generation":
+        return "image generation has no validation score to average"
+    if prepared.source == "image_folder":
+        return "the images stream from a folder"
+    if "validation" in prepared.given:
+        return "validation_data was given"
+    if prepared.classes is not None:
+        counts = np.bincount(combine(prepared.train, prepared.validation)[1], minlength=len(prepared.classes))
+        if counts.min() < 2:
+            return "a class has fewer than 2 training and validation samples"
+    return None
 
 
 def _stopped_by_user(budget: Budget) -> bool:
@@ -179,6 +204,10 @@ def build_tuner(run: RunDir, prepared: PreparedData, chosen, settings: dict, bud
     objective, direction = prepared.spec.objective, prepared.spec.direction
     protocol = training.Protocol.from_dict(settings["protocol"])
     schedule = (lambda: training.callbacks(protocol)) if prepared.spec.target != "generation" else None
+    folds = None
+    if settings["validation"]["method"] == "cv":
+        y = combine(prepared.train, prepared.validation)[1]
+        folds = validating.fold_indices(y, settings["validation"]["folds"], settings["seed"], prepared.classes is not None)
     return make_tuner(
         settings["tuner"],
         hypermodel,
@@ -198,16 +227,19 @@ def build_tuner(run: RunDir, prepared: PreparedData, chosen, settings: dict, bud
         first_trials=portfolio.entries(chosen, prepared.spec),
         schedule=schedule,
         pruner=MedianPruner(run, objective, direction, warmup_epochs=settings["patience"]),
+        folds=folds,
     )
 
 
 def run_trials(kt_tuner, prepared: PreparedData, settings: dict) -> None:
     """Run KerasTuner's trial loop on the prepared splits."""
     batch_size = settings["batch_size"]
-    args, options = fit_arguments(prepared.train, batch_size, shuffle=True, seed=settings["seed"])
+    folded = settings["validation"]["method"] == "cv"  # the tuner splits train + validation into its folds
+    train = combine(prepared.train, prepared.validation) if folded else prepared.train
+    args, options = fit_arguments(train, batch_size, shuffle=True, seed=settings["seed"])
     kt_tuner.search(
         *args,
-        validation_data=validation_argument(prepared.validation, batch_size),
+        validation_data=None if folded else validation_argument(prepared.validation, batch_size),
         epochs=settings["epochs"],
         verbose=0,
         **options,

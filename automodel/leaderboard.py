@@ -86,6 +86,7 @@ def leaderboard(run_dir) -> pd.DataFrame:
                 **metrics,
                 "params": record.get("params"),
                 "epochs": record.get("epochs"),
+                "folds": len(record["folds"]) if record.get("folds") else None,
                 "seconds": None if seconds is None else round(seconds, 1),
                 **hps,
                 "reason": record.get("reason") or record.get("stopped") or "",
@@ -94,8 +95,12 @@ def leaderboard(run_dir) -> pd.DataFrame:
     metric_columns = sorted(metric_names, key=lambda m: _metric_order(m, name))
     if name not in metric_columns:
         metric_columns.insert(0, name)
-    columns = FIXED_COLUMNS + metric_columns + TAIL_COLUMNS + sorted(hp_names) + ["reason"]
+    folded = any(row["folds"] for row in rows)  # a cross-validated run: how many folds each trial trained
+    tail = TAIL_COLUMNS[:2] + ["folds"] + TAIL_COLUMNS[2:] if folded else TAIL_COLUMNS
+    columns = FIXED_COLUMNS + metric_columns + tail + sorted(hp_names) + ["reason"]
     board = pd.DataFrame(rows, columns=columns).astype({"params": "Int64", "epochs": "Int64"})
+    if folded:
+        board = board.astype({"folds": "Int64"})
     if board.empty:
         return board
     board["_rank"] = board["status"].map(STATUS_ORDER).fillna(3)

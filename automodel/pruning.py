@@ -43,6 +43,7 @@ class MedianPruner:
         self.startup_trials = startup_trials
         # trial -> (first epoch, running best); an ended trial never changes
         self._ended: dict[str, tuple[int, list[float]]] = {}
+        self._fold_bests: dict[str, list[float]] = {}  # trial -> best value of each fold it trained
 
     def _others(self, trial_id: str) -> dict[str, tuple[int, list[float]]]:
         for other in self.run.trial_ids():
@@ -53,7 +54,27 @@ class MedianPruner:
                 series = best_so_far((record.get("history") or {}).get(self.objective) or [], self.direction)
                 if series and series[-1] is not None:
                     self._ended[other] = (record.get("initial_epoch") or 0, series)
+                bests = [fold["best"] for fold in record.get("folds") or [] if fold.get("best") is not None]
+                if bests:
+                    self._fold_bests[other] = bests
         return {other: ended for other, ended in self._ended.items() if other != trial_id}
+
+    def check_folds(self, trial_id: str, bests: list[float]) -> dict | None:
+        """After a fold of a cross-validated trial: prune it if its mean so far is below the others' median.
+
+        The others are the ended trials that trained as many folds; a trial is
+        compared on the mean of its first folds, the same folds for every trial.
+        """
+        self._others(trial_id)
+        folds = len(bests)
+        means = [sum(other[:folds]) / folds for name, other in self._fold_bests.items()
+                 if name != trial_id and len(other) >= folds]
+        if None in bests or len(means) < self.startup_trials:
+            return None
+        mean, median = sum(bests) / folds, statistics.median(means)
+        if not (mean < median if self.direction == "max" else mean > median):
+            return None
+        return {"fold": folds, "value": mean, "median": median, "trials": len(means)}
 
     def check(self, trial_id: str, history: dict, first_epoch: int = 0) -> dict | None:
         """The reason to prune now (epoch, value, median, trials), or None to go on.
@@ -80,5 +101,8 @@ class MedianPruner:
 
 def describe(pruned: dict, objective: str) -> str:
     """The leaderboard's reason for a pruned trial."""
+    if "fold" in pruned:
+        return (f"pruned after fold {pruned['fold']}: mean best {objective} {pruned['value']:.4g}, below the "
+                f"median {pruned['median']:.4g} of {pruned['trials']} trials after as many folds")
     return (f"pruned at epoch {pruned['epoch']}: best {objective} {pruned['value']:.4g}, below the median "
             f"{pruned['median']:.4g} of {pruned['trials']} trials at that epoch")

@@ -18,6 +18,9 @@ TUNERS = {
     "grid": "Grid search",
 }
 
+# validation= values: how trials are scored (validation.py)
+VALIDATIONS = ("auto", "split", "cv")
+
 # strategy= values: the tf.distribute strategy that trains one trial over several local devices
 STRATEGIES = {"mirrored": "MirroredStrategy"}
 
@@ -33,6 +36,7 @@ DEFAULTS = {
     "batch_size": None,
     "patience": None,
     "max_consecutive_failures": 3,
+    "validation": "auto",
 }
 TRIALS_WITHOUT_BUDGET = 10
 # what KerasTuner is given for "no limit on trials": the time budget ends the search

@@ -29,6 +29,7 @@ from keras_tuner.src import config as keras_tuner_config
 from keras_tuner.src.engine.trial import TrialStatus
 
 from . import portfolio, resume
+from .leaderboard import best_epoch
 from .errors import SearchError, last_line
 from .pruning import describe as describe_pruning
 from .settings import STRATEGIES
@@ -54,6 +55,10 @@ class Budget:
     of a stop asked from outside the process (the run directory's stop file).
     """
 
+    # a trial may train for at most this share of a time budget, so that the
+    # portfolio's first trials and the refit fit in even a short one
+    TRIAL_SHARE = 0.25
+
     def __init__(
         self,
         seconds: float | None = None,
@@ -63,6 +68,7 @@ class Budget:
         stop_request: Callable[[], str | None] | None = None,
     ):
         self.seconds = seconds
+        self.trial_cap = None if seconds is None else seconds * self.TRIAL_SHARE
         self.deadline = deadline if deadline is not None or seconds is None else time.time() + seconds
         self.stop_event = stop_event or threading.Event()
         self.stop_request = stop_request
@@ -142,8 +148,12 @@ class TrialRecorder(keras.callbacks.Callback):
         if any(math.isnan(v) or math.isinf(v) for k, v in logs.items() if k.endswith("loss")):
             raise kt.errors.FailedTrialError(f"loss became NaN or infinite at epoch {epoch + 1}")
         reason = self.tuner.budget.why_stop_now()
+        cap = self.tuner.budget.trial_cap
         if reason:
             self.record["stopped"] = reason
+            self.model.stop_training = True
+        elif cap is not None and self.record["seconds"] >= cap:
+            self.record["capped"] = f"trained {cap:.0f}s, the most one trial may take of the time budget"
             self.model.stop_training = True
         elif self.tuner.pruner is not None:
             pruned = self.tuner.pruner.check(self.trial.trial_id, history, self.record.get("initial_epoch") or 0)
@@ -166,6 +176,7 @@ class TrialBookkeeping:
         max_params: int | None = None,
         schedule=None,
         pruner=None,
+        folds=None,
         **kwargs,
     ):
         self.run = run
@@ -173,6 +184,7 @@ class TrialBookkeeping:
         self.patience = patience
         self.schedule = schedule  # () -> the protocol's callbacks (learning rate), fresh per trial
         self.pruner = pruner
+        self.folds = folds  # (train, validation) index pairs: cross-validate each trial (validation.py)
         self.reporter = reporter
         self.max_params = max_params
         # the task's own per-trial callbacks (the Frechet distance of generation),
@@ -253,6 +265,37 @@ class TrialBookkeeping:
             )
         return model
 
+    def run_trial(self, trial, *args, **kwargs):
+        if not self.folds:
+            return super().run_trial(trial, *args, **kwargs)
+        return self._cross_validate(trial, *args, **kwargs)
+
+    def _cross_validate(self, trial, x, y, **kwargs):
+        """One training per fold (the folds a resumed trial finished are kept); KerasTuner averages their scores."""
+        objective = self.oracle.objective
+        record = self._records[trial.trial_id]
+        done = record.setdefault("folds", [])
+        histories = [_history(fold["history"]) for fold in done]
+        for train, validation in self.folds[len(done):]:
+            kwargs["validation_data"] = (x[validation], None if y is None else y[validation])
+            history = super().run_trial(trial, x[train], None if y is None else y[train], **kwargs)[0]
+            values = record["history"].get(objective.name) or []
+            best = best_epoch(values, objective.direction)
+            done.append({"history": record["history"], "epochs": record["epochs"],
+                         "best": None if best is None else values[best],
+                         "best_epoch": None if best is None else (record.get("initial_epoch") or 0) + best + 1})
+            histories.append(history)
+            self._write_record(trial)
+            if any(key in record for key in ("stopped", "capped", "pruned")) or len(done) == len(self.folds):
+                break
+            pruned = self.pruner.check_folds(trial.trial_id, [fold["best"] for fold in done]) if self.pruner else None
+            if pruned:
+                record["pruned"] = {**pruned, "epoch": record["epochs"]}
+                break
+        record["history"] = _mean_curves([fold["history"] for fold in done])
+        record["epochs"] = sum(fold["epochs"] for fold in done)
+        return histories
+
     def _build_and_fit_model(self, trial, *args, **kwargs):
         objective = self.oracle.objective
         record = self._records[trial.trial_id]
@@ -283,6 +326,8 @@ class TrialBookkeeping:
             record["status"] = "pruned" if "pruned" in record else "completed"
             if "pruned" in record:
                 record["reason"] = describe_pruning(record["pruned"], self.oracle.objective.name)
+            elif "capped" in record:
+                record["reason"] = record["capped"]
             if "stopped" not in record:
                 self.budget.trial_seconds.append(record["seconds"])
         self._write_record(trial)
@@ -293,6 +338,24 @@ class TrialBookkeeping:
             if self.reporter is not None:
                 score = self.oracle.get_trial(trial.trial_id).score if record["status"] != "failed" else None
                 self._report("trial_end", record=dict(record), objective=self.oracle.objective.name, score=score)
+
+
+def _history(logs: dict) -> keras.callbacks.History:
+    history = keras.callbacks.History()
+    history.history = {name: list(values) for name, values in logs.items()}
+    return history
+
+
+def _mean_curves(histories: list[dict]) -> dict:
+    """Per epoch, the mean over the folds that trained that epoch (folds stop at different epochs)."""
+    names = dict.fromkeys(name for history in histories for name in history)
+    curves = {}
+    for name in names:
+        series = [history[name] for history in histories if history.get(name)]
+        length = max((len(values) for values in series), default=0)
+        curves[name] = [sum(v[i] for v in series if i < len(v)) / sum(1 for v in series if i < len(v))
+                        for i in range(length)]
+    return curves
 
 
 def _strategy(name: str | None):
@@ -341,6 +404,7 @@ def make_tuner(
     first_trials: list[dict] = (),
     schedule=None,
     pruner=None,
+    folds=None,
 ):
     """A KerasTuner tuner of kind ``name`` writing into ``run``.
 
@@ -368,6 +432,7 @@ def make_tuner(
         trial_callbacks=trial_callbacks,
         schedule=schedule,
         pruner=pruner,
+        folds=folds,
     )
     with contextlib.redirect_stdout(io.StringIO()):  # KerasTuner's "Reloading..." note
         if name == "hyperband":

@@ -125,6 +125,7 @@ def run_worker(run_dir, chief: str | None = None, worker_id: str | None = None, 
         arch.prepare(prepared.spec)
     budget = Budget(deadline=current["deadline"], stop_request=lambda: session.stop_reason(run))
     settings = current["settings"]
+    budget.trial_cap = settings.get("trial_cap")
     tuner = engine.build_tuner(run, prepared, chosen, settings, budget, mixins=(_limits(limit),))
     try:
         engine.run_trials(tuner, prepared, settings)

@@ -224,3 +224,79 @@ def test_a_search_stopped_by_the_user_is_not_refit(tmp_path, small_digits):
     assert result.refit_record() is None and not result.model_source()["refit"]
     with pytest.raises(automodel.SearchError, match="no final refit"):
         result.model("refit")
+
+
+def test_a_trial_takes_at_most_a_quarter_of_the_time_budget(tmp_path, small_digits):
+    arch = tiny_architecture()
+    with registered(plugin_of(arch), "cap-test"):
+        result = automodel.search(
+            task="image_classification", data=small_digits, architectures=["tiny"], tuner="random", epochs=10_000,
+            patience=10_000, time_budget=16, directory=tmp_path, name="capped", seed=0, validation="split",
+        )
+    first = result.leaderboard().set_index("trial").loc[result.run.trial_ids()[0]]
+    assert first["status"] == "completed" and first["epochs"] < 10_000
+    assert first["reason"] == "trained 4s, the most one trial may take of the time budget"
+    assert 4 <= first["seconds"] < 8
+
+
+# -- cross-validation on small data ----------------------------------------------------------
+def test_validation_choice_follows_data_size_and_budget():
+    from automodel import validation
+
+    assert validation.choose("auto", 200, None, None) == {"method": "cv", "folds": validation.FOLDS}
+    assert validation.choose("auto", 200, 120, None) == {"method": "split"}  # a short budget wants trials
+    assert validation.choose("auto", 200, 3600, None)["method"] == "cv"
+    assert validation.choose("auto", 5000, None, None) == {"method": "split"}
+    assert validation.choose("auto", 200, None, "the images stream from a folder") == {"method": "split"}
+    assert validation.choose("cv", 5000, 60, None)["method"] == "cv"
+    with pytest.raises(automodel.SearchError, match="validation_data was given"):
+        validation.choose("cv", 100, None, "validation_data was given")
+    with pytest.raises(automodel.SearchError, match="choose one of"):
+        validation.choose("kfold", 100, None, None)
+
+
+@pytest.fixture(scope="module")
+def cv_run(tmp_path_factory, small_digits):
+    x, y = small_digits
+    arch = tiny_architecture("folded")
+    arch.portfolio = lambda spec: [{"units": 24}, {"units": 16}, {"units": 32}]
+    with registered(plugin_of(arch), "cv-test"):
+        yield automodel.search(
+            task="image_classification", data=(x[:150], y[:150]), architectures=["folded"], tuner="random",
+            max_trials=4, epochs=3, directory=tmp_path_factory.mktemp("cv"), name="cv", seed=0,
+        )
+
+
+def test_small_data_is_cross_validated(cv_run):
+    import numpy as np
+
+    result = cv_run
+    assert result.meta["validation"] == {"method": "cv", "folds": 5}
+    board = result.leaderboard()
+    assert "folds" in board.columns
+    split = result.meta["data"]["split"]
+    assert result.meta["protocol"]["samples"] == (split["train"] + split["validation"]) * 4 // 5
+    for trial_id in result.run.trial_ids()[:3]:  # the portfolio: nothing to prune against yet
+        record = result.run.trial_record(trial_id)
+        assert len(record["folds"]) == 5
+        bests = [fold["best"] for fold in record["folds"]]
+        score = result.run.keras_tuner_trial(trial_id)["score"]
+        assert score == pytest.approx(np.mean(bests))  # the objective is the folds' mean
+        row = board.set_index("trial").loc[trial_id]
+        assert row["folds"] == 5 and row["val_accuracy"] == pytest.approx(np.mean(bests))
+    done = result.refit_record()
+    record = result.run.trial_record(done["trial"])
+    mean_best = round(np.mean([fold["best_epoch"] for fold in record["folds"]]))
+    assert done["search_epochs"] == mean_best and done["samples"] == split["train"] + split["validation"]
+
+
+def test_folds_are_pruned_against_the_other_trials_after_as_many_folds(tmp_path):
+    run = RunDir(tmp_path)
+    for trial_id, bests in (("0", [0.9, 0.8, 0.9]), ("1", [0.8, 0.8, 0.8]), ("2", [0.7, 0.9])):
+        run.write_trial_record(trial_id, {"status": "completed", "history": {"val_accuracy": [0.5]},
+                                          "folds": [{"best": b} for b in bests]})
+    pruner = MedianPruner(run, "val_accuracy", "max", warmup_epochs=1)
+    assert pruner.check_folds("9", [0.85]) is None  # above the median 0.8 of 0.9, 0.8, 0.7
+    assert pruner.check_folds("9", [0.75]) == {"fold": 1, "value": 0.75, "median": 0.8, "trials": 3}
+    assert pruner.check_folds("9", [0.9, 0.8]) is None  # mean 0.85 = the median of 0.85, 0.8, 0.8
+    assert pruner.check_folds("9", [0.8, 0.8, 0.8]) is None  # only two trials trained three folds
