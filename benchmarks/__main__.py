@@ -5,15 +5,23 @@ the tables to ``benchmarks/RESULTS.md`` with the machine they ran on:
 
 - overhead and duty cycle: one search by hand with KerasTuner and through
   automodel, twice each (``overhead.py``, ``timing.py``);
-- quality: automodel within a time budget beside scikit-learn baselines
-  (``quality.py``);
+- quality: automodel with each time budget beside the baselines a user would
+  otherwise pick (scikit-learn, 1-NN, MiniRocket, a plain KerasTuner search) on
+  digits and UCR/UEA sets (``quality.py``; aeon's data sets and MiniRocket need
+  ``pip install -e ".[bench]"``);
 - start-up: import, plugin listing, the panel (``startup.py``, ``panel_display.py``);
 - memory after 5, 15 and 30 trials (``memory.py``);
-- with a GPU: overhead, duty cycle and quality again on it, and trials per hour
-  with one and with several trials sharing it (``gpu_sharing.py``).
+- with a GPU: overhead and duty cycle again on it, the quality searches on it
+  instead of the CPU, and trials per hour with one and with several trials
+  sharing it (``gpu_sharing.py``).
 
-About 10 minutes on a 2-core CPU. ``--quick`` runs everything small, as a smoke
-test, and prints the tables instead of writing them (unless ``--output`` is given).
+Quality dominates the time: each data set takes twice the sum of the budgets
+(automodel and KerasTuner each search once per budget) plus about 4 minutes of
+baselines and process starts, so about 2.8 hours for the 6 data sets with the
+default budgets (``--budgets 120`` alone: about 1 hour); the other sections take
+about 10 minutes on a 2-core CPU. ``--quick`` runs everything small (the quality
+table on three of the data sets, budgets of 10 and 20 s), as a smoke test, and
+prints the tables instead of writing them (unless ``--output`` is given).
 """
 
 from __future__ import annotations
@@ -26,20 +34,23 @@ from pathlib import Path
 
 from benchmarks import gpu_sharing, machine, memory, overhead, quality, report, startup
 from benchmarks.fresh import HIDE_GPUS, MeasurementFailed
+from benchmarks.quality_data import DATASETS
 
 RESULTS = Path(__file__).with_name("RESULTS.md")
 SECTIONS = ("startup", "overhead", "quality", "memory", "sharing")
 SETTINGS = {
-    "trials": 8, "epochs": 10, "seed": 0, "repeats": 2, "budget": 120.0, "quality_epochs": 20, "memory_epochs": 2,
-    "sharing_trials": 16, "sharing_epochs": 5, "trials_per_gpu": 4, "runs": 5, "kernel_runs": 3,
+    "trials": 8, "epochs": 10, "seed": 0, "repeats": 2, "budgets": [120.0, 600.0], "peer_epochs": 20,
+    "datasets": list(DATASETS), "memory_epochs": 2, "sharing_trials": 16, "sharing_epochs": 5, "trials_per_gpu": 4,
+    "runs": 5, "kernel_runs": 3,
 }
-QUICK = {"trials": 2, "epochs": 2, "repeats": 1, "budget": 20.0, "memory_epochs": 1, "sharing_trials": 4,
-         "sharing_epochs": 1, "runs": 1, "kernel_runs": 1}
+QUICK = {"trials": 2, "epochs": 2, "repeats": 1, "budgets": [10.0, 20.0], "peer_epochs": 2, "memory_epochs": 1,
+         "datasets": ["digits", "JapaneseVowels", "Covid3Month"],  # images, unequal lengths, regression
+         "sharing_trials": 4, "sharing_epochs": 1, "runs": 1, "kernel_runs": 1}
 OPTIONS = {  # the settings the command line may change
     "trials": "trials of each overhead search",
     "epochs": "most epochs of each overhead trial",
     "repeats": "runs of each overhead variant (the fastest is kept)",
-    "budget": "automodel's time budget in the quality search, seconds",
+    "peer_epochs": "epochs of each plain KerasTuner trial in the quality table",
     "trials_per_gpu": "trials sharing the GPU, beside one at a time",
 }
 MEMORY_VARIANTS = {"automodel": "automodel", "keras-tuner": "plain KerasTuner"}
@@ -91,9 +102,8 @@ def measure_all(settings: dict, sections: tuple[str, ...], progress: Progress, u
         results["gpu_note"] = NO_GPU if use_gpu else "Not measured (--cpu-only)."
         progress(results["gpu_note"])
     if "quality" in sections:
-        results["baselines"] = progress.attempt(
-            "quality: scikit-learn baselines", lambda: quality.measure_baselines(settings["seed"]), _baselines_summary
-        )
+        device = "GPU" if gpus else "CPU"  # where the neural searches train
+        results["quality"] = {"device": device, **quality.measure(settings, progress, devices[device])}
     if "memory" in sections:
         results["memory"] = _memory(settings, progress)
     if "sharing" in sections and gpus:
@@ -113,12 +123,6 @@ def _on_device(device: str, env: dict, settings: dict, sections, progress: Progr
     measured = {}
     if "overhead" in sections:
         measured["overhead"] = _overhead(device, env, settings, progress)
-    if "quality" in sections:
-        measured["quality"] = progress.attempt(
-            f"quality ({device}): automodel with a {settings['budget']:.0f} s budget",
-            lambda: quality.measure_automodel(settings["budget"], settings["quality_epochs"], settings["seed"], env),
-            lambda r: f"test accuracy {r['test_accuracy']:.4f}, {r['trials']} trials in {r['seconds']:.1f} s",
-        )
     return measured
 
 
@@ -173,10 +177,6 @@ def _overhead_summary(run: dict) -> str:
             f"{run['best_val_accuracy']:.4f}, {steps:.0%} in training steps")
 
 
-def _baselines_summary(runs: dict) -> str:
-    return ", ".join(f"{name} {run['test_accuracy']:.4f} in {run['seconds']:.1f} s" for name, run in runs.items())
-
-
 def _startup_summary(rows: dict) -> str:
     return "; ".join(f"{name} {row['median']:.2f} s" if "median" in row else f"{name} failed"
                      for name, row in rows.items())
@@ -184,21 +184,32 @@ def _startup_summary(rows: dict) -> str:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.splitlines()[0])
+    parser.add_argument("sections", nargs="*", metavar="SECTION",
+                        help="the same as --only: `python -m benchmarks quality` measures the quality table alone")
     parser.add_argument("--quick", action="store_true", help="everything small: a smoke test, not results")
-    parser.add_argument("--only", nargs="+", choices=SECTIONS, default=list(SECTIONS), metavar="SECTION",
-                        help=f"measure only these: {', '.join(SECTIONS)}")
+    parser.add_argument("--only", nargs="+", choices=SECTIONS, metavar="SECTION",
+                        help=f"measure only these: {', '.join(SECTIONS)} (default all)")
     parser.add_argument("--cpu-only", action="store_true", help="skip the GPU measurements even with a GPU")
     parser.add_argument("--output", type=Path, help=f"the tables' file (default {RESULTS.name}; --quick prints them)")
     for name, what in OPTIONS.items():
         default = SETTINGS[name]
-        metavar = "SECONDS" if name == "budget" else "N"
-        parser.add_argument(f"--{name.replace('_', '-')}", type=type(default), metavar=metavar,
+        parser.add_argument(f"--{name.replace('_', '-')}", type=type(default), metavar="N",
                             help=f"{what} (default {default:g})")
+    parser.add_argument("--budgets", type=float, nargs="+", metavar="SECONDS",
+                        help="the quality table's time budgets for automodel and the plain KerasTuner search "
+                             f"(default {' '.join(f'{b:g}' for b in SETTINGS['budgets'])})")
+    parser.add_argument("--datasets", nargs="+", choices=DATASETS, metavar="NAME",
+                        help=f"the quality table's data sets (default all: {', '.join(DATASETS)})")
     args = parser.parse_args(argv)
+    unknown = [section for section in args.sections if section not in SECTIONS]
+    if unknown:
+        parser.error(f"unknown section(s) {', '.join(unknown)}: choose from {', '.join(SECTIONS)}")
+    sections = tuple(dict.fromkeys([*args.sections, *(args.only or [])])) or SECTIONS
     settings = {**SETTINGS, **(QUICK if args.quick else {}), "quick": args.quick}
-    settings.update({name: getattr(args, name) for name in OPTIONS if getattr(args, name) is not None})
+    chosen = {name: getattr(args, name) for name in (*OPTIONS, "budgets", "datasets")}
+    settings.update({name: value for name, value in chosen.items() if value is not None})
     progress = Progress()
-    results = measure_all(settings, tuple(args.only), progress, use_gpu=not args.cpu_only)
+    results = measure_all(settings, sections, progress, use_gpu=not args.cpu_only)
     results["total_seconds"] = progress.seconds
     document = report.render(results)
     output = args.output or (None if args.quick else RESULTS)

@@ -29,6 +29,7 @@ def describe() -> dict:
         "python": platform.python_version(),
         "automodel": _version("automodel"),
         "scikit-learn": _version("scikit-learn"),
+        "aeon": _version("aeon"),  # the quality table's UCR/UEA sets and MiniRocket
         "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         **run_module("machine", timeout=300),
     }

@@ -1,114 +1,192 @@
-"""Quality: automodel's best test accuracy on digits within a wall-clock budget, beside scikit-learn.
+"""Quality: automodel's test score within a time budget, beside the baselines a user would otherwise pick.
 
-- ``automodel``: ``automodel.search`` on digits with the ``cnn`` plugin, Bayesian
-  optimisation and ``time_budget``; the best trial's accuracy on the held-out
-  test split (``result.evaluate()``).
-- ``scikit-learn``: logistic regression, an RBF support-vector machine and a
-  random forest on the flattened pixels, each tuned by a small grid: every
-  candidate is fitted on the training split and chosen on the validation split,
-  as automodel's trials are, then scored on the test split.
+For each data set of ``quality_data.py`` and each method, one measurement in a
+fresh process: automodel with each time budget, the plain KerasTuner search
+with the same budgets, and the fixed-cost baselines of ``baselines.py``
+(scikit-learn grids, 1-NN, MiniRocket). automodel runs as a user runs it:
+``automodel.search(task=..., data=training set, test_data=test set,
+time_budget=...)``, with no trial count, epochs, batch size or patience, so its
+own defaults decide how to train; every installed architecture for the task
+takes part, less any that cannot start on this machine (vgg16 without its
+ImageNet weights offline), which the row notes. Series of unequal length reach
+it padded with its own padding value, which its models mask
+(``quality_data.Dataset.for_automodel``).
 
-All use automodel's seeded 70/15/15 split of digits. The seconds are the
-search's (automodel) or the grid's (each baseline), after the imports.
+Which methods run where: 1-NN and the scikit-learn grids on every data set,
+MiniRocket on sequences only (it is a time-series method). The neural searches
+train on the device the parent chose (the first GPU when there is one), the
+rest on the CPU.
 
-Child process: ``python -m benchmarks.quality automodel [--budget 120]
-[--epochs 20] [--seed 0]`` or ``python -m benchmarks.quality scikit-learn``
-prints one JSON line.
+Child processes (each prints one JSON line):
+``python -m benchmarks.quality describe NAME [--seed 0]`` and
+``python -m benchmarks.quality run NAME METHOD [--budget 120] [--epochs 20] [--seed 0]``.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import tempfile
 import time
 
-from benchmarks.fresh import emit, run_module
+from benchmarks import baselines
+from benchmarks.fresh import HIDE_GPUS, emit, run_module
+from benchmarks.quality_data import AEON_MISSING, DATASETS, load, needs_aeon
+
+# method -> column heading; the budgeted ones get one column per budget
+METHODS = {
+    "linear": "logistic regression / ridge",
+    "svm": "SVM, RBF kernel",
+    "forest": "random forest",
+    "1-NN": "1-NN, Euclidean",
+    "MiniRocket": "MiniRocket",
+    "keras-tuner": "plain KerasTuner",
+    "automodel": "automodel",
+}
+BUDGETED = ("keras-tuner", "automodel")
+SEQUENCES_ONLY = ("MiniRocket",)
+NEEDS_AEON = ("MiniRocket",)
 
 
-def measure_automodel(budget: float, epochs: int, seed: int = 0, env: dict | None = None) -> dict:
-    return run_module("quality", "automodel", "--budget", budget, "--epochs", epochs, "--seed", seed, env=env)
+def columns(budgets) -> list[dict]:
+    """The table's method columns in order: ``key`` (heading), ``method`` and ``budget`` (or None)."""
+    out = []
+    for method, heading in METHODS.items():
+        for budget in budgets if method in BUDGETED else (None,):
+            key = heading if budget is None else f"{heading}, {budget:g} s"
+            out.append({"key": key, "method": method, "budget": budget})
+    return out
 
 
-def measure_baselines(seed: int = 0) -> dict:
-    return run_module("quality", "scikit-learn", "--seed", seed)
+def applies(method: str, task: str) -> bool:
+    return method not in SEQUENCES_ONLY or task.startswith("sequence")
 
 
-def with_automodel(budget: float, epochs: int, seed: int) -> dict:
+def measure(settings: dict, progress, env: dict) -> dict:
+    """Every data set x method x budget, each in a fresh process; ``env`` is the neural searches' device."""
+    seed, epochs = settings["seed"], settings["peer_epochs"]
+    has_aeon = importlib.util.find_spec("aeon") is not None
+    if not has_aeon:
+        progress(f"quality: {AEON_MISSING}; its data sets and MiniRocket are left out")
+    cols = columns(settings["budgets"])
+    rows = []
+    for name in settings["datasets"]:
+        row = {"dataset": name, "cells": {}}
+        rows.append(row)
+        if needs_aeon(name) and not has_aeon:
+            row["error"] = AEON_MISSING
+            continue
+        row.update(progress.attempt(f"quality: {name}", lambda: run_module("quality", "describe", name, "--seed", seed),
+                                    _describe_summary))
+        if "error" in row:
+            continue
+        for column in cols:
+            method, budget = column["method"], column["budget"]
+            if not applies(method, row["task"]):
+                continue
+            if method in NEEDS_AEON and not has_aeon:
+                row["cells"][column["key"]] = {"error": AEON_MISSING}
+                continue
+            options = ("--budget", budget, "--epochs", epochs) if budget else ()
+            row["cells"][column["key"]] = progress.attempt(
+                f"quality: {name}, {column['key']}",
+                lambda: run_module("quality", "run", name, method, "--seed", seed, *options,
+                                   env=env if method in BUDGETED else HIDE_GPUS,
+                                   timeout=2 * budget + 600 if budget else 1800),
+                _run_summary,
+            )
+    return {"columns": cols, "rows": rows}
+
+
+def _describe_summary(info: dict) -> str:
+    classes = f"{info['classes']} classes" if info["classes"] else "regression"
+    return (f"{info['n_train']} training ({info['n_fit']} + {info['n_validation']} validation), "
+            f"{info['n_test']} test, {classes}")
+
+
+def _run_summary(run: dict) -> str:
+    trials = f", {run['trials']} trial{'' if run['trials'] == 1 else 's'}" if "trials" in run else ""
+    return f"{run['metric']} {run['score']:.4f} in {run['seconds']:.1f} s{trials}"
+
+
+def with_automodel(dataset, budget: float, seed: int) -> dict:
     import automodel
 
-    automodel.get_architectures()
+    extra = {}
+    left_out = _unavailable_architectures(dataset, seed)
+    if left_out:
+        extra["architectures"] = [a for a in automodel.get_architectures(dataset.task) if a not in left_out]
+    train, test = dataset.for_automodel()
     with tempfile.TemporaryDirectory() as directory:
         started = time.perf_counter()
         result = automodel.search(
-            data="digits", architectures=["cnn"], tuner="bayesian", max_trials=1000, epochs=epochs,
-            time_budget=budget, seed=seed, directory=directory, name="quality",
+            task=dataset.task, data=train, test_data=test, time_budget=budget, seed=seed,
+            directory=directory, name=dataset.name, **extra,
         )
         seconds = time.perf_counter() - started
-        board = result.leaderboard()
+        statuses = result.leaderboard()["status"]
+        if dataset.classification:
+            test_score = float(result.evaluate()["accuracy"])
+        else:
+            test_score = baselines.score(dataset, result.predict(test[0]))
         return {
-            "seconds": seconds,
-            "test_accuracy": float(result.evaluate()["accuracy"]),
-            "trials": int((board["status"] == "completed").sum()),
+            "score": test_score, "seconds": seconds, "trials": int((statuses == "completed").sum()),
+            "pruned": int((statuses == "pruned").sum()), "validation": result.run.meta().get("validation"),
+            "left_out": left_out,
         }
 
 
-def baselines() -> dict:
-    """name: (estimator, grid of its parameters)."""
-    from sklearn.ensemble import RandomForestClassifier
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
-    from sklearn.svm import SVC
-
-    return {
-        "logistic regression": (
-            make_pipeline(StandardScaler(), LogisticRegression(max_iter=5000)),
-            {"logisticregression__C": [0.01, 0.1, 1, 10]},
-        ),
-        "SVC (RBF kernel)": (
-            make_pipeline(StandardScaler(), SVC()),
-            {"svc__C": [1, 3, 10, 30], "svc__gamma": ["scale", 0.001, 0.003, 0.01]},
-        ),
-        "random forest": (
-            RandomForestClassifier(random_state=0),
-            {"n_estimators": [100, 300], "max_features": ["sqrt", 0.3]},
-        ),
-    }
-
-
-def with_scikit_learn(seed: int) -> dict:
-    from sklearn.base import clone
-    from sklearn.model_selection import ParameterGrid
-
+def _unavailable_architectures(dataset, seed: int) -> dict:
+    """name: reason, for the task's installed architectures that refuse this data or machine before training."""
+    import automodel
     from automodel.data import prepare
+    from automodel.errors import PluginError
 
-    data = prepare(None, "digits", seed=seed)
-    flat = [(split[0].reshape(len(split[0]), -1), split[1]) for split in (data.train, data.validation, data.test)]
-    (xt, yt), (xv, yv), (xs, ys) = flat
-    out = {}
-    for name, (estimator, grid) in baselines().items():
-        started = time.perf_counter()
-        fitted = [clone(estimator).set_params(**params).fit(xt, yt) for params in ParameterGrid(grid)]
-        best = max(fitted, key=lambda model: model.score(xv, yv))
-        out[name] = {"seconds": time.perf_counter() - started, "test_accuracy": float(best.score(xs, ys)),
-                     "candidates": len(fitted)}
-    return out
+    train, test = dataset.for_automodel()
+    spec = prepare(dataset.task, train, seed=seed, test_data=test).spec
+    refused = {}
+    for name, architecture in automodel.get_architectures(dataset.task).items():
+        try:
+            architecture.prepare(spec)
+        except PluginError as exc:
+            refused[name] = str(exc).split(" (")[0].split(". ")[0]  # its first words: what is missing
+    return refused
+
+
+def run(name: str, method: str, budget: float, epochs: int, seed: int) -> dict:
+    """One measurement of ``method`` on the data set ``name``, with the metric it is scored by."""
+    dataset = load(name, seed)
+    if method == "automodel":
+        from automodel.startup import load_tensorflow
+
+        load_tensorflow()
+        measured = with_automodel(dataset, budget, seed)
+    elif method == "keras-tuner":
+        measured = baselines.keras_tuner(dataset, budget, epochs, seed)
+    elif method == "1-NN":
+        measured = baselines.nearest_neighbour(dataset)
+    elif method == "MiniRocket":
+        measured = baselines.minirocket(dataset, seed)
+    else:
+        measured = baselines.grid(dataset, method)
+    return {"metric": "accuracy" if dataset.classification else "RMSE", **measured}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("variant", choices=("automodel", "scikit-learn"))
-    parser.add_argument("--budget", type=float, default=120, help="automodel's time budget, seconds")
-    parser.add_argument("--epochs", type=int, default=20)
+    parser.add_argument("action", choices=("describe", "run"))
+    parser.add_argument("dataset", choices=DATASETS)
+    parser.add_argument("method", nargs="?", choices=METHODS)
+    parser.add_argument("--budget", type=float, default=120, help="the neural searches' time budget, seconds")
+    parser.add_argument("--epochs", type=int, default=20, help="epochs of each plain KerasTuner trial")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
-    if args.variant == "automodel":
-        from automodel.startup import load_tensorflow
-
-        load_tensorflow()
-        emit(with_automodel(args.budget, args.epochs, args.seed))
+    if args.action == "describe":
+        emit(load(args.dataset, args.seed).describe())
+    elif args.method is None:
+        parser.error("run needs a METHOD")
     else:
-        emit(with_scikit_learn(args.seed))
+        emit(run(args.dataset, args.method, args.budget, args.epochs, args.seed))
 
 
 if __name__ == "__main__":

@@ -27,10 +27,10 @@ def render(results: dict) -> str:
         parts.append(f"## On the {_device_name(device, machine)}")
         if "overhead" in measured:
             parts += [_overhead(measured["overhead"], settings), _duty_cycle(measured["overhead"])]
-        if "quality" in measured:
-            parts.append(_quality(measured["quality"], results.get("baselines"), settings))
     if devices and "GPU" not in devices:
         parts.append(f"## On a GPU\n\n{results.get('gpu_note') or 'Not measured.'}")
+    if "quality" in results:
+        parts.append(_quality(results["quality"], settings, machine))
     if "gpu_sharing" in results:
         parts.append(_gpu_sharing(results["gpu_sharing"], settings, machine))
     if "startup" in results:
@@ -56,7 +56,8 @@ def _machine(m: dict) -> str:
         ["system", m["os"]],
         ["Python", m["python"]],
         ["TensorFlow / Keras / KerasTuner", f"{m['tensorflow']} / {m['keras']} / {m['keras_tuner']}"],
-        ["automodel / scikit-learn", f"{m['automodel']} / {m['scikit-learn']}"],
+        ["automodel / scikit-learn / aeon",
+         f"{m['automodel']} / {m['scikit-learn']} / {m.get('aeon', 'not recorded')}"],
         ["date", m["date"]],
     ]
     return table(["machine", ""], rows)
@@ -134,25 +135,98 @@ def _shares(run: dict) -> dict:
     }
 
 
-def _quality(ours: dict, baselines: dict | None, settings: dict) -> str:
+def _quality(quality: dict, settings: dict, machine: dict) -> str:
+    """One row per data set, one column per method (and budget); footnotes for failures and caveats."""
+    columns, notes = quality["columns"], Footnotes()
+    budgets = " and ".join(f"{budget:g} s" for budget in settings["budgets"])
     intro = (
-        f"### Quality\n\nBest accuracy on the held-out test split of digits (automodel's seeded 70/15/15 "
-        f"split), automodel searching with a time budget of {settings['budget']:.0f} s beside scikit-learn "
-        "baselines tuned by a small grid on the same validation split (`benchmarks/quality.py`)."
+        "## Quality\n\nEach data set's score on its test set: accuracy, or for regression the root-mean-square error "
+        "(RMSE, lower is better), with the seconds each method took (fitting and choosing; for automodel the whole "
+        "`automodel.search` call) and the trials the searches completed. The best score in each row is in bold. Every "
+        f"cell is a fresh process, seed {settings['seed']}; {_where_trained(quality['device'], machine)} "
+        "(`benchmarks/quality.py`).\n\n"
+        "Every method learns from the same training set and is scored on the same test set: for digits the test "
+        "split of automodel's seeded 70/15/15 split, the rest as the training set; for the UCR/UEA sets that aeon "
+        "ships, their published train/test split (`benchmarks/quality_data.py`, `benchmarks/baselines.py`):\n\n"
+        f"- **automodel** with a time budget of {budgets}: `automodel.search(task=..., data=training set, "
+        "test_data=test set, time_budget=B, seed=...)` and nothing more: it searches every installed architecture "
+        "for the task, picks its own training settings, validates on a split of the training set (the same split "
+        "as the baselines below) or by cross-validation on small data (CV in the cell), and refits its best model "
+        "on the whole training set. Scored by `result.evaluate()` (accuracy) or the RMSE of `result.predict()`.\n"
+        f"- **plain KerasTuner**, the same budgets: a small Conv2D (images) or Conv1D (sequences) `kt.HyperModel`, "
+        f"`RandomSearch`, {_count(settings['peer_epochs'], 'epoch')} per trial, trained on automodel's training "
+        "split with `validation_data=` its validation split (the table's fit + validation), stopped at the budget; "
+        "its best model is scored.\n"
+        "- **scikit-learn**: logistic regression (ridge for regression), an SVM with an RBF kernel (SVC, SVR) and a "
+        "random forest on the flattened inputs, each tuned by a small grid: fitted on automodel's training split, "
+        "chosen on its validation split.\n"
+        "- **1-NN** (Euclidean distance) and **MiniRocket** (aeon's; sequences only), by the UCR protocol: fitted "
+        "on the whole training set."
     )
-    rows = []
-    if _failed(ours):
-        rows.append(["automodel", _failed(ours), "", ""])
-    else:
-        rows.append([f"automodel: `cnn`, Bayesian, `time_budget={settings['budget']:.0f}`",
-                     f"**{ours['test_accuracy']:.4f}**", _s(ours["seconds"]), _count(ours["trials"], "trial")])
-    if baselines and _failed(baselines):
-        rows.append(["scikit-learn baselines", _failed(baselines), "", ""])
-    elif baselines:
-        for name, run in baselines.items():
-            rows.append([f"scikit-learn {name}", f"{run['test_accuracy']:.4f}", _s(run["seconds"]),
-                         f"{run['candidates']} candidates, on the CPU"])
-    return intro + "\n\n" + table(["model", "test accuracy", "wall time", ""], rows)
+    padded = [f"{row['dataset']} ({row['lengths'][0]}-{row['lengths'][1]} steps)"
+              for row in quality["rows"] if row.get("lengths")]
+    if padded:
+        intro += (f"\n\n{' and '.join(padded)} {'hold' if len(padded) > 1 else 'holds'} series of unequal length: "
+                  "every method gets them padded at the end to the longest series of the training and test sets, "
+                  "with zeros for the baselines and with automodel's padding value for automodel, whose models "
+                  "mask it.")
+    header = ["data set", "train (fit + validation) / test", "classes", "score",
+              *(column["key"] for column in columns)]
+    rows = [_quality_row(row, columns, notes) for row in quality["rows"]]
+    return "\n\n".join([intro, table(header, rows), *notes.lines()])
+
+
+def _quality_row(row: dict, columns: list[dict], notes: "Footnotes") -> list:
+    name = row["dataset"]
+    if _failed(row):
+        return [name, f"failed {notes.mark(name + ': ' + row['error'])}", "", "", *[""] * len(columns)]
+    cells = row["cells"]
+    regression = row["classes"] is None
+    scores = [round(cell["score"], 4) for cell in cells.values() if "score" in cell]
+    best = (min if regression else max)(scores, default=None)
+    out = [name, f"{row['n_train']} ({row['n_fit']} + {row['n_validation']}) / {row['n_test']}",
+           "regression" if regression else row["classes"], "RMSE" if regression else "accuracy"]
+    for column in columns:
+        cell = cells.get(column["key"])
+        if cell is None:
+            out.append("-")
+        elif _failed(cell):
+            out.append(f"failed {notes.mark(name + ', ' + column['key'] + ': ' + cell['error'])}")
+        else:
+            out.append(_quality_cell(cell, best, notes))
+    return out
+
+
+def _quality_cell(cell: dict, best: float, notes: "Footnotes") -> str:
+    value = f"{cell['score']:.4f}"
+    value = f"**{value}**" if round(cell["score"], 4) == best else value
+    spent = [_s(cell["seconds"])] + ([_count(cell["trials"], "trial")] if "trials" in cell else [])
+    spent += [f"{cell['pruned']} pruned"] if cell.get("pruned") else []
+    validation = cell.get("validation") or {}
+    spent += [f"{validation['folds']}-fold CV"] if validation.get("method") == "cv" else []
+    marks = [notes.mark(f"automodel left out {name}: {reason}.") for name, reason in cell.get("left_out", {}).items()]
+    return f"{value} ({', '.join(spent)}){''.join(' ' + mark for mark in marks)}"
+
+
+class Footnotes:
+    """Numbered notes below a table; the same text gets the same number."""
+
+    def __init__(self):
+        self.texts: list[str] = []
+
+    def mark(self, text: str) -> str:
+        if text not in self.texts:
+            self.texts.append(text)
+        return f"[{self.texts.index(text) + 1}]"
+
+    def lines(self) -> list[str]:
+        return ["\n".join(f"[{i}] {text}" for i, text in enumerate(self.texts, 1))] if self.texts else []
+
+
+def _where_trained(device: str, machine: dict) -> str:
+    if device == "GPU":
+        return f"the neural searches trained on the {_device_name(device, machine)}, the rest ran on the CPU"
+    return "everything ran on the CPU"
 
 
 def _gpu_sharing(runs: dict, settings: dict, machine: dict) -> str:
