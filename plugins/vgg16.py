@@ -8,6 +8,19 @@ a few epochs, then its last blocks are unfrozen at a lower learning rate; how
 many, how long and how much lower are hyperparameters. With ``weights=None`` the
 whole network trains from random initialisation.
 
+Augmentation is searched as for the cnn plugin (``automodel.plugins.augmentation``):
+it acts on the resized raw pixels, before VGG16's preprocessing, only while
+training; the model a trial hands out (``final_model``) leaves it out.
+
+The portfolio (the settings tried first) is the usual fine-tuning recipe: a
+new head trained on the frozen base, then only the last convolutional block
+unfrozen, with a head of 256 units and dropout 0.5 (Chollet 2016, "Building
+powerful image classification models using very little data", VGG16 on 2,000
+images), global average pooling and Adam at 1e-3 for the head, 1e-5 for the
+fine-tuning (Keras's guide "Transfer learning & fine-tuning"); the second entry
+adds mild augmentation, never flipped. Without pretrained weights the whole
+network trains from the start, at 1e-4.
+
 Weights: ``"imagenet"`` (Keras downloads and caches them), a local file (for
 air-gapped machines: pass ``VGG16Transfer(weights=PATH)`` in ``architectures=`` or
 set ``AUTOMODEL_VGG16_WEIGHTS=PATH``), or ``None``.
@@ -24,6 +37,9 @@ WEIGHTS_MD5 = "6d6bbae143d832006294945121d1f1fc"
 IMAGENET_BGR_MEANS = (103.939, 116.779, 123.68)
 MIN_SIZE = 32
 BLOCKS = 5
+HEAD = {"pooling": "avg", "dense_units": 256, "dropout": 0.5, "augment": False}
+FINE_TUNING = {"learning_rate": 1e-3, "unfreeze_blocks": 1, "frozen_epochs": 2, "fine_tune_lr_ratio": 0.01}
+AUGMENTED = {"augment": True, "augment_strength": 0.1, "flip": "none"}
 
 
 class VGG16Transfer(Architecture):
@@ -71,11 +87,14 @@ class VGG16Transfer(Architecture):
         import keras
         from keras import layers
 
+        from .augmentation import augment
+
         height, width, channels = spec.input_shape
         size = (max(height, MIN_SIZE), max(width, MIN_SIZE))
         inputs, x = spec.inputs(normalize=False)
         if size != (height, width):
             x = layers.Resizing(*size, name="resize")(x)
+        x = augment(hp, x)
         x = _vgg16_preprocessing(spec.value_range, channels)(x)
         base = keras.applications.VGG16(include_top=False, weights=None, input_shape=(*size, 3))
         x = base(x)
@@ -94,6 +113,15 @@ class VGG16Transfer(Architecture):
             hp.Int("frozen_epochs", 1, 5, default=2)
             hp.Choice("fine_tune_lr_ratio", [0.01, 0.1, 0.3], default=0.1)
         return spec.compile(model, learning_rate=learning_rate)
+
+    def portfolio(self, spec):
+        head = {**HEAD, **FINE_TUNING} if self.pretrained else {**HEAD, "learning_rate": 1e-4}
+        return [dict(head), {**head, **AUGMENTED}]
+
+    def final_model(self, model):
+        from .augmentation import without_augmentation
+
+        return without_augmentation(model)
 
     def fit(self, hp, model, spec, *args, epochs=1, **kwargs):
         if not self.pretrained:
