@@ -175,13 +175,18 @@ class TFLiteFormat:
                 continue
             (folder / "model.tflite").write_bytes(flatbuffer)
             return {"path": "model.tflite", "signature": SERVING_SIGNATURE, "batch_size": batch_size}
-        flex = self._flex_ops(model, signature)
-        if flex:
+        flex, custom = self._missing_ops(model, signature)
+        if flex or custom:
             import tensorflow as tf
 
+            needs = []
+            if flex:
+                needs.append("the Select TF ops (Flex) delegate")
+            if custom:
+                needs.append(f"a custom TFLite operator for {', '.join(custom)} (not even Flex has one)")
             raise UnsupportedFormat(
-                f"TFLite has no built-in operators for {', '.join(flex)}; such a model needs the "
-                "Select TF ops (Flex) delegate, which the TFLite interpreter of TensorFlow "
+                f"TFLite has no built-in operators for {', '.join(flex + custom)}; such a model needs "
+                f"{' and '.join(needs)}, which the TFLite interpreter of TensorFlow "
                 f"{tf.__version__} does not include, so the artifact could not be verified. "
                 "Deploy the SavedModel or ONNX export instead."
             )
@@ -197,16 +202,27 @@ class TFLiteFormat:
             if select_tf_ops:
                 converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS, tf.lite.OpsSet.SELECT_TF_OPS]
                 converter._experimental_lower_tensor_list_ops = False  # the converter's advice for Flex
+                converter.allow_custom_ops = True  # ops not even Flex has (StringNGrams) stay named in the graph
             return converter.convert()
 
-    def _flex_ops(self, model, signature: Signature) -> list[str]:
-        """The TensorFlow ops a Flex conversion falls back to (empty when that fails too)."""
+    def _missing_ops(self, model, signature: Signature) -> tuple[list[str], list[str]]:
+        """The TensorFlow ops a Flex conversion falls back to, and those it leaves as custom ops.
+
+        Both empty when that conversion fails too (not a matter of missing operators, then).
+        """
         try:
             flatbuffer = self._convert(model, signature, 1, select_tf_ops=True)
-        except Exception:  # not a matter of missing operators, then
-            return []
-        # Flex ops are custom ops whose names are stored verbatim in the flatbuffer
-        return sorted({name.decode() for name in re.findall(rb"Flex([A-Za-z0-9]+)", flatbuffer)})
+        except Exception:
+            return [], []
+        try:
+            from tensorflow.lite.python import schema_py_generated as schema
+        except ImportError:  # TensorFlow moved its flatbuffer schema: Flex ops are still named verbatim
+            return sorted({name.decode() for name in re.findall(rb"Flex([A-Za-z0-9]+)", flatbuffer)}), []
+        tflite = schema.ModelT.InitFromObj(schema.Model.GetRootAsModel(flatbuffer, 0))
+        # Flex ops are custom ops named Flex<TensorFlow op>
+        names = {code.customCode.decode() for code in tflite.operatorCodes if code.customCode}
+        flex = sorted(name[len("Flex"):] for name in names if name.startswith("Flex"))
+        return flex, sorted(name for name in names if not name.startswith("Flex"))
 
     def predict(self, folder: Path, info: dict, signature: Signature, x: np.ndarray) -> np.ndarray:
         from .startup import quiet_native_stderr

@@ -2,15 +2,9 @@
 
 Text models keep their string preprocessing: tf2onnx maps TensorFlow's string
 ops to the ``ai.onnx.contrib`` operators of onnxruntime-extensions (its
-documented route for string ops), with two corrections made here so the ONNX
-model splits and lowercases exactly as TensorFlow does:
-
-- ``StringSplitV2`` with an empty separator splits on runs of whitespace in
-  TensorFlow, but on every character in onnxruntime-extensions' ``StringSplit``;
-  the runs of whitespace are collapsed to one space and split on that instead.
-- ``StringLower`` becomes the extensions' ``StringLower`` rather than ONNX's
-  ``StringNormalizer``, which needs an ``en_US.UTF-8`` locale installed on the
-  machine that serves the model.
+documented route for string ops), with the corrections and additions of
+``export_onnx_text`` so the ONNX model splits, lowercases, makes n-grams and
+counts them exactly as TensorFlow does.
 
 Verification runs in a subprocess on purpose: it proves the model serves
 without TensorFlow, and onnxruntime-extensions' regular expressions misbehave
@@ -30,8 +24,8 @@ import numpy as np
 
 from .errors import AutomodelError, last_line
 from .export_formats import Signature, UnsupportedFormat, quiet_loggers
+from .export_onnx_text import CONTRIB_DOMAIN, HANDLERS
 
-CONTRIB_DOMAIN = "ai.onnx.contrib"
 OPSET = 17
 INSTALL = 'pip install "automodel[onnx]"'
 # what the ONNX format needs at export time; text models also need the extensions
@@ -82,7 +76,7 @@ class ONNXFormat:
         options = {}
         if signature.is_text:
             options = dict(
-                custom_op_handlers={"StringLower": (_contrib, []), "StringSplitV2": (_split_on_whitespace, [])},
+                custom_op_handlers=dict(HANDLERS),
                 extra_opset=[onnx.helper.make_opsetid(CONTRIB_DOMAIN, 1)],
             )
         with quiet_loggers("tf2onnx"):
@@ -122,34 +116,6 @@ class ONNXFormat:
             if done.returncode != 0:
                 raise AutomodelError(f"ONNX Runtime could not run the exported model: {last_line(done.stderr)}")
             return np.load(outputs)
-
-
-def _contrib(ctx, node, name, args):
-    node.domain = CONTRIB_DOMAIN
-
-
-def _split_on_whitespace(ctx, node, name, args):
-    """``StringSplitV2`` -> the extensions' ``StringSplit``, keeping TensorFlow's semantics."""
-    import onnx
-    from tf2onnx import utils
-    from tf2onnx.graph_builder import GraphBuilder
-
-    text, separator = node.input[0], node.inputs[1]
-    if separator.is_const() and separator.get_tensor_value() in ("", b""):
-        pattern = ctx.make_const(utils.make_name("whitespace"), np.array([r"\s+"], object)).output[0]
-        space = ctx.make_const(utils.make_name("space"), np.array([" "], object)).output[0]
-        collapse = ctx.make_node(
-            "StringRegexReplace", [text, pattern, space], op_name_scope=node.name, domain=CONTRIB_DOMAIN,
-            dtypes=[onnx.TensorProto.STRING], shapes=[ctx.get_shape(text)],
-        )
-        text, separator_out = collapse.output[0], space
-    else:
-        separator_out = GraphBuilder(ctx).make_unsqueeze({"data": node.input[1], "axes": [0]})
-    skip_empty = ctx.make_const(utils.make_name("skip_empty"), np.array([True])).output[0]
-    node.type, node.domain = "StringSplit", CONTRIB_DOMAIN
-    for attribute in list(node.attr):
-        del node.attr[attribute]
-    ctx.replace_inputs(node, [text, separator_out, skip_empty])
 
 
 def _unconverted_ops(proto) -> list[str]:

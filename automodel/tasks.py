@@ -121,7 +121,11 @@ class TaskSpec(_Objective):
     statistics of the training split, baked into the model by ``inputs()`` so an
     exported model takes raw values; ``value_range`` is the training data's
     (min, max). ``vocabulary`` (text) lists the training split's tokens, most
-    frequent first. ``output_shape`` (regression) is the shape of one target.
+    frequent first. ``ngram_vocabulary`` (text) lists its unigrams and bigrams
+    found in at least two training texts, most frequent first, and
+    ``ngram_document_counts`` in how many of the ``documents`` training texts
+    each occurs: the TF-IDF weights of ``ngram_vectorizer``. ``output_shape``
+    (regression) is the shape of one target.
     ``lengths`` (sequences of different lengths) is the (shortest, longest)
     series of the data: the series are padded at the end with ``PADDING_VALUE``
     to ``input_shape[0]``, the longest, and ``inputs()`` masks the padding.
@@ -139,6 +143,9 @@ class TaskSpec(_Objective):
     variance: list[float] | None = None
     value_range: tuple | None = None
     vocabulary: list[str] | None = None
+    ngram_vocabulary: list[str] | None = None
+    ngram_document_counts: list[int] | None = None
+    documents: int | None = None
     lengths: tuple | None = None
 
     @classmethod
@@ -223,6 +230,34 @@ class TaskSpec(_Objective):
             max_tokens=len(vocabulary) + 2,
             output_sequence_length=sequence_length,
             vocabulary=vocabulary,
+            name="vectorize",
+        )
+
+    def ngram_vectorizer(self, max_tokens: int, ngrams: int = 2):
+        """A ``TextVectorization`` layer giving TF-IDF weights of the training n-grams (no adapt needed).
+
+        ``ngrams`` 1 counts words, 2 words and pairs of adjacent words. The layer
+        keeps the ``max_tokens - 1`` most frequent of those n-grams (index 0 holds
+        words it does not know) and weighs each count by the inverse document
+        frequency ``log(1 + documents / (1 + document count))``, as
+        ``TextVectorization.adapt`` would.
+        """
+        import math
+
+        import keras
+
+        pairs = [
+            (gram, count)
+            for gram, count in zip(self.ngram_vocabulary or [], self.ngram_document_counts or [])
+            if ngrams > 1 or " " not in gram  # standardised tokens hold no spaces; bigrams one
+        ][: max(max_tokens - 1, 1)]
+        documents = self.documents or 0
+        return keras.layers.TextVectorization(
+            max_tokens=len(pairs) + 1,
+            ngrams=ngrams if ngrams > 1 else None,
+            output_mode="tf_idf",
+            vocabulary=[gram for gram, _ in pairs],
+            idf_weights=[math.log(1 + documents / (1 + count)) for _, count in pairs],
             name="vectorize",
         )
 

@@ -14,6 +14,13 @@ matter; plain LSTM is as good as its variants). The order is what ten epochs
 on the demo data showed: for labels (waveforms) the GRU first, for forecasts
 (series) the LSTM (validation MSE 0.23 against 0.25; the series' variance is
 0.80).
+
+For text, the model of TensorFlow's RNN text classification tutorial with a
+GRU (64-wide embeddings of the first 64 tokens into a bidirectional recurrent
+layer of 64 units) at 1e-2: a small corpus gives few gradient steps, and on 700
+short reviews this model was still at chance after four epochs at 1e-3, and
+right on nearly every validation text after two at 1e-2 (the training protocol
+halves the rate when the loss stalls).
 """
 
 from automodel import Architecture, hookimpl
@@ -28,6 +35,10 @@ PORTFOLIO = {
     "sequence_regression": [
         {"cell": "lstm", "bidirectional": True, "layers": 1, "units": 64, **_PLAIN},
         {"cell": "gru", "bidirectional": True, "layers": 1, "units": 64, **_PLAIN},
+    ],
+    "text_classification": [
+        {"cell": "gru", "bidirectional": True, "layers": 1, "units": 64, "embedding_size": 64,
+         "sequence_length": 64, "vocabulary_size": 20000, **_PLAIN, "learning_rate": 1e-2},
     ],
 }
 
