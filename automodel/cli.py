@@ -16,7 +16,7 @@ from . import registry, settings
 from .errors import AutomodelError
 
 SUMMARY_COLUMNS = ["trial", "architecture", "status", "params", "epochs", "seconds", "reason"]
-DEMO = dict(data="digits", architectures=["cnn"], tuner="bayesian", time_budget="150s", name="demo")
+DEMO = dict(data="digits", architectures=["cnn"], tuner="bayesian", time_budget="60s", name="demo")
 
 
 def _load_engine():

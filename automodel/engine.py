@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import shutil
 import threading
+import warnings
 from pathlib import Path
 
 import keras_tuner as kt
@@ -20,7 +21,7 @@ import numpy as np
 from . import distributed, portfolio, protocol as training, refit, registry, session, validation as validating
 from .architecture import Architecture
 from .data import PreparedData, combine, fit_arguments, in_memory, prepare, validation_argument
-from .errors import DataError, SearchError
+from .errors import DataError, SearchError, last_line
 from .hypermodel import JointHyperModel
 from .pruning import MedianPruner
 from .result import SearchResult
@@ -189,7 +190,13 @@ def _final_refit(run: RunDir, prepared: PreparedData, chosen, budget: Budget, se
         return
     if reporter is not None:
         reporter("refit_start")
-    done = refit.refit(run, prepared, {arch.name: arch for arch in chosen}, budget, seed)
+    try:
+        done = refit.refit(run, prepared, {arch.name: arch for arch in chosen}, budget, seed)
+    except Exception as exc:  # a plugin that fails now must not lose the search: its trials stand
+        warnings.warn(f"automodel: the final refit failed ({last_line(str(exc))}); the best trial's own model is used.",
+                      stacklevel=3)
+        run.update_meta(refit={"skipped": f"the refit failed: {last_line(str(exc))}"})
+        return
     run.update_meta(refit=done or {"skipped": "the time budget ended it, so the best trial's own model is used"})
     if reporter is not None:
         reporter("refit_end", record=done)

@@ -48,7 +48,8 @@ def test_search_then_leaderboard(tmp_path):
 
     board = automodel("leaderboard", str(tmp_path / "cli"))
     assert board.returncode == 0, board.stderr
-    rows = [line for line in board.stdout.splitlines()[1:] if line.strip()]
+    assert board.stdout.startswith("scored by one validation split\n")
+    rows = [line for line in board.stdout.splitlines()[2:] if line.strip()]
     assert len(rows) == 2 and all("cnn" in row and "completed" in row for row in rows)
 
     csv = automodel("leaderboard", str(tmp_path / "cli"), "--csv")

@@ -163,7 +163,9 @@ def test_chief_and_two_workers_finish_exactly_max_trials_on_one_leaderboard(tmp_
     result = automodel.open_run(run_dir)
     board = result.leaderboard()
     assert sorted(board["trial"]) == ["0", "1", "2", "3", "4", "5"]
-    assert (board["status"] == "completed").all() and (board["epochs"] == 4).all()
+    # the median rule may prune some after the first three; the others train all 4 epochs
+    assert board["status"].isin(["completed", "pruned"]).all()
+    assert (board.loc[board["status"] == "completed", "epochs"] == 4).all() and (board["epochs"] <= 4).all()
     assert board["dense/units"].nunique() == 6  # distinct trials
     assert {w for ran in workers_of(result).values() for w in ran} == {"w1", "w2"}  # both trained
     assert result.run.meta()["status"] == "finished"
@@ -190,7 +192,7 @@ def test_a_stop_request_ends_workers_after_their_epoch_and_no_process_outlives_t
     board = result.leaderboard()
     assert 1 <= len(board) <= 2 and (board["status"] == "completed").all()
     assert (board["reason"] == "stopped by user").all() and (board["epochs"] < 500).all()
-    assert events[0] == "chief_ready" and "trial_start" in events and events.count("trial_end") == len(board)
+    assert events[:2] == ["search_start", "chief_ready"] and "trial_start" in events and events.count("trial_end") == len(board)
 
 
 def test_time_budget_with_workers_stops_on_time_and_keeps_what_finished(tmp_path, installed_plugin, small_digits):
@@ -204,7 +206,8 @@ def test_time_budget_with_workers_stops_on_time_and_keeps_what_finished(tmp_path
     assert result.run.meta()["status"].startswith("stopped: time budget")
     board = result.leaderboard()
     assert len(board) >= 1 and (board["status"] == "completed").all()
-    assert (board["reason"] == "time budget reached").all()
+    # each trial stops at the budget, or at the quarter of it that one trial may train
+    assert board["reason"].isin(["time budget reached", "trained 8s, the most one trial may take of the time budget"]).all()
     assert elapsed < 30 + 40  # 1000 epochs take minutes; the budget ended them after an epoch
     assert result.best_trial_id in set(board["trial"])
 

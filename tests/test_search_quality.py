@@ -84,7 +84,14 @@ def _values(result, trial_id):
 
 # -- the budget is the budget --------------------------------------------------------------
 def test_time_budget_without_max_trials_runs_until_it_is_spent(tmp_path, small_digits):
-    arch = tiny_architecture()
+    def build(arch, hp, spec):  # a space too large to run out of
+        import keras
+
+        inputs, x = spec.inputs()
+        x = keras.layers.Dense(hp.Int("units", 8, 64))(keras.layers.Flatten()(x))
+        return spec.compile(keras.Model(inputs, spec.head(x)), learning_rate=hp.Float("rate", 1e-4, 1e-1, sampling="log"))
+
+    arch = tiny_architecture(build=build)
     with registered(plugin_of(arch), "budget-test"):
         started = time.monotonic()
         result = automodel.search(
@@ -95,8 +102,8 @@ def test_time_budget_without_max_trials_runs_until_it_is_spent(tmp_path, small_d
     board = result.leaderboard()
     assert result.meta["max_trials"] is None
     assert result.meta["status"].startswith("stopped: time budget")  # not "finished" after some trial count
-    assert len(board) >= 2 and (board["status"] == "completed").all()
-    assert seconds >= 12  # the time was used ...
+    assert len(board) >= 2 and board["status"].isin(["completed", "pruned"]).all()
+    assert seconds >= 10  # the time was used ...
     assert seconds < 20 + 8  # ... and no trial (nor the refit) started that could not fit
 
 
@@ -262,8 +269,8 @@ def cv_run(tmp_path_factory, small_digits):
     arch.portfolio = lambda spec: [{"units": 24}, {"units": 16}, {"units": 32}]
     with registered(plugin_of(arch), "cv-test"):
         yield automodel.search(
-            task="image_classification", data=(x[:150], y[:150]), architectures=["folded"], tuner="random",
-            max_trials=4, epochs=3, directory=tmp_path_factory.mktemp("cv"), name="cv", seed=0,
+            task="image_classification", data=(x[:100], y[:100]), architectures=["folded"], tuner="random",
+            max_trials=4, epochs=2, directory=tmp_path_factory.mktemp("cv"), name="cv", seed=0,
         )
 
 

@@ -169,6 +169,7 @@ def searched(tmp_path_factory):
     result = automodel.search(
         task="text_classification", data=load_reviews(60), architectures=list(ARCHITECTURES), tuner="random",
         max_trials=3, epochs=1, directory=root, name="text", seed=0,
+        validation="split",  # 60 texts would be cross-validated: five trainings a trial
     )
     return root, result
 
