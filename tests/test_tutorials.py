@@ -121,7 +121,8 @@ def test_python_api(tmp_path):
     resumed = stream(code_cell(notebook, "result = automodel.search(")).strip().splitlines()
     # only the new trial trained (the median rule may prune it)
     assert len(resumed) == 1 and re.match(r"trial 3: cnn (completed|pruned)", resumed[0])
-    assert sorted(got["board"]["trial"]) == ["0", "1", "2", "3"] and set(got["board"]["status"]) == {"completed"}
+    # a fourth trial may be pruned by the median rule (three ended trials are its minimum)
+    assert sorted(got["board"]["trial"]) == ["0", "1", "2", "3"] and set(got["board"]["status"]) <= {"completed", "pruned"}
     assert got["reopened"] == 4
     assert got["test"]["accuracy"] > 0.7 and got["new"]["accuracy"] > 0.7  # chance: 0.1
     assert got["predicted_right"] == pytest.approx(got["new"]["accuracy"])
@@ -151,7 +152,7 @@ def test_write_a_plugin(tmp_path, monkeypatch):
     assert "Successfully installed automodel-mlp-0.1.0" in stream(code_cell(notebook, "%pip install"))
     assert "from automodel-mlp 0.1.0 (plugin mlp)" in stream(code_cell(notebook, "!automodel plugins"))
     assert not re.search(r"^mlp\b", stream(code_cell(notebook, "!AUTOMODEL_DISABLE_PLUGINS=mlp")), re.MULTILINE)
-    assert {"mlp", "cnn"} == set(got["board"]["architecture"]) and set(got["board"]["status"]) == {"completed"}
+    assert {"mlp", "cnn"} == set(got["board"]["architecture"]) and set(got["board"]["status"]) <= {"completed", "pruned"}
     assert got["test"]["accuracy"] > 0.7
     assert {"mlp", "linear", "cnn"} <= set(got["plugins"])
 
