@@ -116,7 +116,7 @@ def serve(run: RunDir, bind: str) -> int:
 
     from . import engine
     from .startup import load_tensorflow
-    from .tuners import Budget
+    from .budget import Budget
 
     load_tensorflow()
     current = session.read(run)

@@ -28,7 +28,8 @@ from .result import SearchResult
 from .rundir import RunDir, now
 from . import settings as search_settings
 from .settings import DEFAULTS
-from .tuners import Budget, SearchStopped, consecutive_failures_error, make_tuner
+from .budget import Budget, SearchStopped
+from .tuners import consecutive_failures_error, make_tuner
 
 # distributions whose versions run.json records
 TRAINED_WITH = ("automodel", "tensorflow", "keras", "keras-tuner")

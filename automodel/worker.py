@@ -117,7 +117,7 @@ def run_worker(run_dir, chief: str | None = None, worker_id: str | None = None, 
     from keras_tuner.src.distribute import oracle_client
 
     from . import engine
-    from .tuners import Budget
+    from .budget import Budget
 
     oracle_client.TIMEOUT = CHIEF_TIMEOUT_SECONDS
     prepared, chosen = session.rebuild(run)
