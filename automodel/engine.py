@@ -18,7 +18,8 @@ from pathlib import Path
 import keras_tuner as kt
 import numpy as np
 
-from . import distributed, portfolio, protocol as training, refit, registry, session, validation as validating
+from . import distributed, ensemble, portfolio, predictions, protocol as training, refit, registry, session
+from . import validation as validating
 from .architecture import Architecture
 from .data import PreparedData, combine, fit_arguments, in_memory, prepare, validation_argument
 from .errors import DataError, SearchError, last_line
@@ -64,6 +65,7 @@ def search(
     validation_data=None,
     test_data=None,
     validation: str = DEFAULTS["validation"],
+    max_ensemble_size: int | None = DEFAULTS["max_ensemble_size"],
 ) -> SearchResult:
     """Search models for ``task`` on ``data`` and return the result.
 
@@ -81,12 +83,14 @@ def search(
     the number of training samples (``protocol.py``). Known-good configurations of
     each architecture run first (``portfolio.py``), trials clearly below the others
     are pruned (``pruning.py``), and the best trial is finally retrained on training
-    plus validation data (``refit.py``). ``validation="auto"`` cross-validates
+    plus validation data (``refit.py``); an ensemble of trials is selected on their
+    validation predictions (``ensemble.py``, at most ``max_ensemble_size`` models) and
+    becomes the default model if it scores better. ``validation="auto"`` cross-validates
     each trial on small data (``validation.py``; ``"split"`` or ``"cv"`` choose).
     ``reporter``,
     if given, is called as ``reporter(event, **info)`` for ``search_start`` (the
     training settings chosen), ``trial_start``, ``epoch_end``, ``trial_end``,
-    ``refit_start`` and ``refit_end``; setting ``stop_event`` ends the search after
+    ``ensemble`` (the record of the selection), ``refit_start`` and ``refit_end``; setting ``stop_event`` ends the search after
     the current epoch, keeping what finished.
 
     ``workers="auto"`` trains one trial per visible GPU, each in its own worker
@@ -100,6 +104,7 @@ def search(
     budget_seconds = search_settings.check(
         tuner, max_trials, epochs, time_budget, batch_size, patience, max_params, max_consecutive_failures
     )
+    search_settings.check_ensemble_size(max_ensemble_size)
     plan = distributed.plan(workers, trials_per_gpu, strategy, bind, max_worker_memory)
     prepared = prepare(task, data, seed=seed, target=target, validation_data=validation_data, test_data=test_data)
     samples = len(prepared.train[0]) + len(prepared.validation[0])
@@ -117,6 +122,10 @@ def search(
     meta["validation"] = how_validated
     _open_run_dir(run, meta, overwrite)
     run.save_test_data(*prepared.test[:2])  # an image folder stores its file list
+    ensemble.forget(run)  # a resumed search selects its own
+    if prepared.spec.target != "generation":  # what the trials' validation predictions are scored on
+        scored = combine(prepared.train, prepared.validation) if how_validated["method"] == "cv" else prepared.validation
+        predictions.save_targets(run, scored[1])
     _prepare_objective(run, prepared, seed)
 
     session.forget_stop(run)
@@ -159,6 +168,9 @@ def search(
             raise consecutive_failures_error(max_consecutive_failures, exc) from exc
         finally:
             run.update_meta(status=status, updated=now())
+    chosen_ensemble = ensemble.build(run, max_ensemble_size)
+    if reporter is not None:
+        reporter("ensemble", record=chosen_ensemble)
     if refits and not _stopped_by_user(budget):
         _final_refit(run, prepared, chosen, budget, seed, reporter)
     return SearchResult(run.path)

@@ -28,7 +28,7 @@ import numpy as np
 
 from .data import in_memory, load_split
 from .errors import AutomodelError
-from .leaderboard import WITH_MODEL
+from .leaderboard import ENSEMBLE, WITH_MODEL
 from .export_formats import (
     KerasFormat,
     SavedModelFormat,
@@ -84,6 +84,7 @@ def export_model(result, path, formats=None, trial=None, overwrite: bool = False
         np.save(folder / "sample_inputs.npy", x)
         np.save(folder / "sample_outputs.npy", expected)
         card = _card(result, choice, row, model, signature, outcomes, len(x), source, model_name)
+        card["inference"] = _inference(result, model, trial, x)
         (folder / CARD_JSON).write_text(json.dumps(card, indent=1))  # the folder itself is renamed atomically
         (folder / CARD_MARKDOWN).write_text(markdown(card))
     return card
@@ -131,6 +132,8 @@ def _check_trial(result, trial):
     board = result.leaderboard()
     trial = result.resolve(trial)[0]
     rows = board[board["trial"] == trial]
+    if trial == ENSEMBLE and not rows.empty:
+        return trial, rows.iloc[0]
     if rows.empty:
         raise AutomodelError(f"Trial {trial!r} is not in {result.path}; its trials are {', '.join(board['trial'])}.")
     row = rows.iloc[0]
@@ -230,7 +233,7 @@ def _card(result, choice, row, model, signature, outcomes, samples, source, mode
     except AutomodelError as exc:
         test = None
         warnings.warn(f"automodel export: no test metrics: {exc}", stacklevel=3)
-    hyperparameters = result.run.keras_tuner_trial(trial)["hyperparameters"]["values"]
+    hyperparameters = {} if trial == ENSEMBLE else result.run.keras_tuner_trial(trial)["hyperparameters"]["values"]
     distributions = EXPORT_VERSIONS + sum((FORMAT_VERSIONS.get(name, ()) for name in outcomes), ())
     return {
         "automodel_model_card": CARD_FORMAT,
@@ -239,7 +242,8 @@ def _card(result, choice, row, model, signature, outcomes, samples, source, mode
         "task": result.task,
         "trial": trial,
         "trained_on": trained,
-        "architecture": hyperparameters.get("architecture"),
+        "architecture": ENSEMBLE if trial == ENSEMBLE else hyperparameters.get("architecture"),
+        **({"members": _members(result, trained["members"])} if trial == ENSEMBLE else {}),
         "hyperparameters": {k: v for k, v in hyperparameters.items() if k != "architecture" and not k.startswith("tuner/")},
         "input": {
             "name": signature.input_name,
@@ -260,6 +264,41 @@ def _card(result, choice, row, model, signature, outcomes, samples, source, mode
         "formats": outcomes,
         "samples": {"inputs": "sample_inputs.npy", "outputs": "sample_outputs.npy"},
     }
+
+
+def _members(result, members: list[dict]) -> list[dict]:
+    """An ensemble's members as the card lists them: trial, architecture, weight, size, what it was trained on."""
+    board = result.leaderboard().set_index("trial")
+    return [{"trial": m["trial"], "architecture": board.loc[m["trial"], "architecture"], "weight": m["weight"],
+             "params": int(board.loc[m["trial"], "params"]), "trained_on": m["trained_on"]} for m in members]
+
+
+def _inference(result, model, trial: str, x) -> dict:
+    """Parameters and measured seconds per sample of the exported model, and of the best single one beside an ensemble."""
+    measured = {"params": int(model.count_params()), "seconds_per_sample": seconds_per_sample(model, x)}
+    if trial != ENSEMBLE:
+        return measured
+    best = result.model(_best_single_choice(result))
+    return {**measured, "best_single": {"trial": result.best_trial_id, "params": int(best.count_params()),
+                                        "seconds_per_sample": seconds_per_sample(best, x)}}
+
+
+def _best_single_choice(result) -> str:
+    return "refit" if result.refit_record() is not None else result.best_trial_id
+
+
+def seconds_per_sample(model, x, repeats: int = 5) -> float:
+    """The median time of ``repeats`` calls of ``model`` on the batch ``x``, per sample (after one warm-up call)."""
+    import time
+
+    inputs = to_tensor(x)
+    model(inputs, training=False)
+    times = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        as_numpy(model(inputs, training=False))
+        times.append(time.perf_counter() - started)
+    return float(np.median(times)) / len(x)
 
 
 @contextlib.contextmanager

@@ -64,3 +64,18 @@ def trial_hyperparameters(run, trial_id: str) -> kt.HyperParameters | None:
     """The hyperparameters KerasTuner recorded for a trial of the run directory ``run``; None if absent."""
     config = run.keras_tuner_trial(trial_id).get("hyperparameters")
     return None if config is None else kt.HyperParameters.from_config(config)
+
+
+def load_weights_only(model, checkpoint) -> None:
+    """Load a trial's checkpoint into ``model``, leaving its optimizer state fresh.
+
+    The checkpoint also holds the optimizer's state as it was when saved (over the
+    variables trainable then, which fine-tuning changes); a trained model needs
+    none of it, so the optimizer is detached while loading.
+    """
+    optimizer = model.optimizer
+    model.optimizer = None
+    try:
+        model.load_weights(checkpoint)
+    finally:
+        model.optimizer = optimizer

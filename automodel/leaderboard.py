@@ -13,7 +13,9 @@ import pandas as pd
 
 from .rundir import RunDir
 
-STATUS_ORDER = {"completed": 0, "pruned": 1, "running": 2, "failed": 3}
+# the ensemble of the trials (ensemble.py) is a row of its own, ranked by its score among them
+ENSEMBLE = "ensemble"
+STATUS_ORDER = {"completed": 0, ENSEMBLE: 0, "pruned": 1, "running": 2, "failed": 3}
 # the statuses of trials that kept a trained model (a pruned trial keeps its best epoch)
 WITH_MODEL = ("completed", "pruned")
 FIXED_COLUMNS = ["trial", "architecture", "status"]
@@ -92,6 +94,10 @@ def leaderboard(run_dir) -> pd.DataFrame:
                 "reason": record.get("reason") or record.get("stopped") or "",
             }
         )
+    chosen = run.ensemble_record()
+    if chosen and chosen.get("members") and rows:
+        rows.append(_ensemble_row(chosen, {row["trial"]: row for row in rows}))
+        metric_names.update(chosen["metrics"])
     metric_columns = sorted(metric_names, key=lambda m: _metric_order(m, name))
     if name not in metric_columns:
         metric_columns.insert(0, name)
@@ -108,3 +114,22 @@ def leaderboard(run_dir) -> pd.DataFrame:
         ["_rank", name], ascending=[True, direction == "min"], na_position="last", kind="stable"
     )
     return board.drop(columns="_rank").reset_index(drop=True)
+
+
+def _ensemble_row(chosen: dict, trials: dict) -> dict:
+    members = chosen["members"]
+    sizes = [trials.get(member["trial"], {}).get("params") for member in members]
+    weights = ", ".join(f"{member['trial']} ({member['weight']:.0%})" for member in members)
+    use = ("the default model: it scores better than trial {trial} alone" if chosen["better"]
+           else "not the default: it scores no better than trial {trial} alone")
+    return {
+        "trial": ENSEMBLE,
+        "architecture": ENSEMBLE,
+        "status": ENSEMBLE,
+        **chosen["metrics"],
+        "params": sum(sizes) if None not in sizes else None,
+        "epochs": None,
+        "folds": None,
+        "seconds": None,
+        "reason": f"weighted average of {weights}; " + use.format(trial=chosen["best_single"]["trial"]),
+    }

@@ -44,11 +44,12 @@ def markdown(card: dict) -> str:
     out = [
         f"# {card['name']}: {card['task']}",
         "",
-        f"Best model of an automodel search (trial {card['trial']}, architecture "
-        f"`{card['architecture']}`), exported {card['created']}.",
+        _which(card),
         "",
         _trained_on(card.get("trained_on")),
         "",
+        *_members(card.get("members")),
+        *_inference(card.get("inference")),
         "## Input and output",
         "",
         f"- input `{signature['name']}`: shape {_shape(signature['shape'])}, dtype {signature['dtype']}",
@@ -133,10 +134,43 @@ def _number(value) -> str:
     return "-" if value is None else f"{value:.4g}"
 
 
+def _which(card: dict) -> str:
+    if card.get("members"):
+        return f"The ensemble of {len(card['members'])} trials an automodel search selected, exported {card['created']}."
+    return (f"Best model of an automodel search (trial {card['trial']}, architecture "
+            f"`{card['architecture']}`), exported {card['created']}.")
+
+
+def _members(members: list[dict] | None) -> list[str]:
+    """The ensemble's members: a weighted average of their outputs."""
+    if not members:
+        return []
+    out = ["## Members", "", "Its output is the weighted average of its members' outputs.", "",
+           "| trial | architecture | weight | parameters | trained on |", "|---|---|---|---|---|"]
+    out += [f"| {m['trial']} | `{m['architecture']}` | {m['weight']:.3f} | {m['params']:,} | {m['trained_on']} |"
+            for m in members]
+    return [*out, ""]
+
+
+def _inference(inference: dict | None) -> list[str]:
+    """Its size and measured speed (beside the best single model's, for an ensemble)."""
+    if not inference:
+        return []
+    line = (f"Size and speed: {inference['params']:,} parameters, "
+            f"{inference['seconds_per_sample'] * 1e3:.3g} ms per sample in Keras on the verification batch")
+    single = inference.get("best_single")
+    if single:
+        line += (f"; the best single model (trial {single['trial']}): {single['params']:,} parameters, "
+                 f"{single['seconds_per_sample'] * 1e3:.3g} ms per sample")
+    return [line + ".", ""]
+
+
 def _trained_on(trained: dict | None) -> str:
     """Which model this is: the final refit, or the trial's own model."""
     if not trained:
         return "Trained on the training split."
+    if trained.get("members"):
+        return "Each member is its trial's model: the final refit where the search made one, else as in its trial."
     if trained.get("refit"):
         return (f"Final refit: this configuration retrained on {trained['trained_on']}, {trained['samples']} "
                 f"samples for {trained['epochs']} epochs; its validation metrics are the trial's, before the refit.")

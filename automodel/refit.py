@@ -15,8 +15,6 @@ leaves no record and the single-split model stays the default).
 
 from __future__ import annotations
 
-import os
-import tempfile
 import time
 
 import keras
@@ -25,7 +23,7 @@ from . import protocol as training
 from .data import combine, fit_arguments
 from .hypermodel import JointHyperModel, trial_hyperparameters
 from .leaderboard import WITH_MODEL, best_epoch, leaderboard
-from .rundir import RunDir, now, read_json, write_json
+from .rundir import RunDir, now, read_json, write_atomically, write_json
 
 REFIT_DIR = "refit"
 RECORD = "refit.json"
@@ -105,14 +103,7 @@ def refit(run: RunDir, prepared, architectures: dict, budget=None, seed: int = 0
         return None
     folder = run.path / REFIT_DIR
     folder.mkdir(exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".model.", suffix=".weights.h5")
-    os.close(fd)
-    try:
-        model.save_weights(tmp)
-        os.replace(tmp, weights_path(run))
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    write_atomically(weights_path(run), model.save_weights)
     done = {**chosen, "architecture": name, "seconds": round(time.time() - started, 1),
             "loss": float(losses[-1]), "created": now()}
     write_json(folder / RECORD, done)

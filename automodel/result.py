@@ -1,9 +1,12 @@
 """``SearchResult``: a finished (or running, or resumed) search, read from its run directory.
 
-Which model a call means: none named, the best trial's final refit on training
-plus validation data when the search made one (``refit.py``), else the best
-trial; ``"refit"``, that refit; a trial id, that trial's own model, trained on the
-training split. ``model_source`` says which, for the model card and the CLI.
+Which model a call means: none named, the ensemble of trials when it scores
+better on validation than the best trial alone (``ensemble.py``), else the best
+trial's final refit on training plus validation data when the search made one
+(``refit.py``), else the best trial; ``"ensemble"``, the ensemble; ``"refit"``,
+that refit; a trial id, that trial's own model, trained on the training split.
+An ensemble's members are their trials' models, the refit one for the refit
+trial. ``model_source`` says which, for the model card and the CLI.
 """
 
 from __future__ import annotations
@@ -12,10 +15,10 @@ from pathlib import Path
 
 import numpy as np
 
-from . import refit, registry, session
+from . import ensemble, refit, registry, session
 from .data import fit_arguments, in_memory, load_split, to_model_inputs
 from .errors import DataError, SearchError
-from .leaderboard import WITH_MODEL, leaderboard
+from .leaderboard import ENSEMBLE, WITH_MODEL, leaderboard
 from .rundir import RunDir
 from .tasks import TaskSpec
 
@@ -85,11 +88,38 @@ class SearchResult:
             return None
         return done
 
+    def ensemble_record(self) -> dict | None:
+        """The ensemble selected over the trials (members, weights, scores), or why there is none."""
+        return self.run.ensemble_record()
+
+    def build_ensemble(self, max_size: int | None = None) -> dict:
+        """Select the ensemble of this run's trials again (e.g. with another ``max_size``); returns its record."""
+        from .settings import check_ensemble_size
+
+        check_ensemble_size(max_size)
+        self._models.pop(ENSEMBLE, None)
+        return ensemble.build(self.run, max_size)
+
+    def _ensemble(self, required: bool) -> dict | None:
+        """The ensemble's record if it has members (and, unless ``required``, is better than the best trial)."""
+        chosen = self.ensemble_record() or {}
+        if chosen.get("members") and (required or chosen.get("better")):
+            return chosen
+        if required:
+            why = chosen.get("skipped") or "no ensemble was selected yet (build_ensemble() selects one)"
+            raise SearchError(f"{self.path} has no ensemble: {why}. Name a trial instead.")
+        return None
+
     def resolve(self, trial_id: str | None = None) -> tuple[str, bool]:
         """``(trial id, whether its refit is meant)`` for a model choice (see the module docstring)."""
         if trial_id is None:
             best = self.best_trial_id
+            if self._ensemble(required=False):
+                return ENSEMBLE, False
             return best, self.refit_record() is not None
+        if str(trial_id) == ENSEMBLE:
+            self._ensemble(required=True)
+            return ENSEMBLE, False
         if str(trial_id) == REFIT:
             done = self.refit_record()
             if done is None:
@@ -103,6 +133,12 @@ class SearchResult:
     def model_source(self, trial_id: str | None = None) -> dict:
         """What the chosen model was trained on: its trial, and the refit's epochs and samples if it is one."""
         trial, refitted = self.resolve(trial_id)
+        if trial == ENSEMBLE:
+            members = self._ensemble(required=True)["members"]
+            return {"trial": ENSEMBLE, "refit": False,
+                    "members": [{**self.model_source(self._member_choice(m["trial"])), "weight": m["weight"]}
+                                for m in members],
+                    "trained_on": f"an ensemble of {len(members)} trials' models (see members)"}
         if refitted:
             done = self.refit_record()
             return {"trial": trial, "refit": True, "samples": done["samples"], "epochs": done["epochs"],
@@ -110,12 +146,22 @@ class SearchResult:
         return {"trial": trial, "refit": False, "samples": self.meta["data"]["split"]["train"],
                 "trained_on": "the training split"}
 
+    def _member_choice(self, trial_id: str) -> str:
+        """How an ensemble member's model is chosen: its refit where the search refit it."""
+        done = self.refit_record()
+        return REFIT if done is not None and done["trial"] == trial_id else trial_id
+
     def model(self, trial_id: str | None = None):
-        """The trained model of ``trial_id`` (default: the best, refit if the search refit it)."""
+        """The trained model of ``trial_id`` (default: the ensemble if better, else the best, refit if made)."""
         trial_id, refitted = self.resolve(trial_id)
         key = REFIT if refitted else trial_id
+        if key == ENSEMBLE and key not in self._models:
+            members = self._ensemble(required=True)["members"]
+            model = ensemble.keras_model([(m["trial"], self.model(self._member_choice(m["trial"])), m["count"])
+                                          for m in members])
+            self._models[key] = self.spec.compile(model)  # evaluate() needs its loss and metrics
         if key not in self._models:
-            from .hypermodel import JointHyperModel
+            from .hypermodel import JointHyperModel, load_weights_only
 
             hp = self._hyperparameters(trial_id)
             checkpoint = refit.weights_path(self.run) if refitted else self.run.trial_dir(trial_id) / CHECKPOINT
@@ -124,12 +170,12 @@ class SearchResult:
             architecture = registry.get_architecture(hp.values["architecture"])
             hypermodel = JointHyperModel([architecture], self.spec)
             model = hypermodel.build(hp)
-            _load_weights_only(model, checkpoint)
+            load_weights_only(model, checkpoint)
             self._models[key] = hypermodel.final_model(hp, model)
         return self._models[key]
 
     def best_model(self):
-        """The best trial's trained model: its final refit on training and validation data, if made."""
+        """The model the search found: the ensemble if it scored better, else the best trial (refit if made)."""
         return self.model()
 
     def _inputs(self, x):
@@ -225,19 +271,4 @@ class SearchResult:
         from .generation import generate
 
         return generate(self.model(trial_id), n, seed)
-
-
-def _load_weights_only(model, checkpoint) -> None:
-    """Load a trial's checkpoint into ``model``, leaving its optimizer state fresh.
-
-    The checkpoint also holds the optimizer's state as it was when saved (over the
-    variables trainable then, which fine-tuning changes); a trained model needs
-    none of it, so the optimizer is detached while loading.
-    """
-    optimizer = model.optimizer
-    model.optimizer = None
-    try:
-        model.load_weights(checkpoint)
-    finally:
-        model.optimizer = optimizer
 

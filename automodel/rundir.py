@@ -9,6 +9,7 @@ local search, a resumed one and a distributed one look the same. KerasTuner owns
     train_data.npz, validation_data.npz   the other splits, for worker processes
     trial_*/automodel_trial.json   architecture, status, reason, params, timing,
                                    and the per-epoch history (live curves)
+    ensemble.json                  the ensemble selected over the trials (ensemble.py)
 
 Files are replaced atomically, so a reader never sees half a file. Nothing here
 imports TensorFlow.
@@ -28,6 +29,7 @@ RUN_FILE = "run.json"
 TRIAL_RECORD = "automodel_trial.json"
 KERAS_TUNER_TRIAL = "trial.json"
 TEST_DATA = "test_data.npz"
+ENSEMBLE_RECORD = "ensemble.json"
 
 
 def write_json(path: Path, data) -> None:
@@ -41,6 +43,29 @@ def write_json(path: Path, data) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def write_atomically(path: Path, write) -> None:
+    """Call ``write(temporary_path)``, then rename the file to ``path``: readers see all of it or none."""
+    path = Path(path)
+    # the same suffixes: writers such as Keras' save_weights insist on them
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix="".join(path.suffixes))
+    os.close(fd)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def save_array(path: Path, array: np.ndarray) -> None:
+    """``np.save`` ``array`` to ``path`` atomically."""
+    def write(tmp):
+        with open(tmp, "wb") as handle:
+            np.save(handle, array, allow_pickle=False)
+
+    write_atomically(path, write)
 
 
 def now() -> str:
@@ -114,6 +139,11 @@ class RunDir:
         directory.mkdir(parents=True, exist_ok=True)
         write_json(directory / TRIAL_RECORD, record)
 
+    def ensemble_record(self) -> dict | None:
+        """The ensemble the search selected (or why it has none); None before one was selected."""
+        path = self.path / ENSEMBLE_RECORD
+        return _read_or_empty(path) or None
+
     # -- data ----------------------------------------------------------------
     def save_test_data(self, x: np.ndarray, y: np.ndarray | None) -> None:
         self.save_data("test", x, y)
@@ -126,10 +156,7 @@ class RunDir:
         arrays = {"x": x.astype(str) if x.dtype == object else x}  # texts without pickle
         if y is not None:
             arrays["y"] = y
-        fd, tmp = tempfile.mkstemp(dir=self.path, suffix=".npz")
-        os.close(fd)
-        np.savez_compressed(tmp, **arrays)
-        os.replace(tmp, self.path / f"{split}_data.npz")
+        write_atomically(self.path / f"{split}_data.npz", lambda tmp: np.savez_compressed(tmp, **arrays))
 
     def load_data(self, split: str) -> tuple[np.ndarray, np.ndarray | None] | None:
         path = self.path / f"{split}_data.npz"

@@ -37,6 +37,7 @@ DEFAULTS = {
     "patience": None,
     "max_consecutive_failures": 3,
     "validation": "auto",
+    "max_ensemble_size": None,  # no cap beyond the selection's rounds (ensemble.py)
 }
 TRIALS_WITHOUT_BUDGET = 10
 # what KerasTuner is given for "no limit on trials": the time budget ends the search
@@ -90,3 +91,10 @@ def trial_limit(max_trials: int | None, budget_seconds: float | None) -> int:
     if max_trials is not None:
         return max_trials
     return UNLIMITED_TRIALS if budget_seconds is not None else TRIALS_WITHOUT_BUDGET
+
+
+def check_ensemble_size(value) -> None:
+    if value is not None and (not whole(value) or value < 1):
+        raise SearchError(
+            f"max_ensemble_size={value!r}: pass a whole number of models, at least 1 (1 turns ensembles off), or None."
+        )

@@ -19,6 +19,7 @@ import math
 import os
 import socket
 import time
+from pathlib import Path
 
 import keras
 import keras_tuner as kt
@@ -26,7 +27,7 @@ import psutil
 from keras_tuner.src import config as keras_tuner_config
 from keras_tuner.src.engine.trial import TrialStatus
 
-from . import portfolio, resume
+from . import portfolio, predictions, resume
 from .leaderboard import best_epoch
 from .errors import SearchError, last_line
 from .pruning import describe as describe_pruning
@@ -130,6 +131,8 @@ class TrialBookkeeping:
         self._records: dict[str, dict] = {}
         self._session_start: dict[str, tuple[float, float]] = {}  # trial -> (time, seconds before)
         self._trial = None
+        self._model = None  # the trial's model being trained
+        self._fold = None  # the fold being trained, when cross-validating
         super().__init__(*args, **kwargs)
 
     def _report(self, event: str, **info) -> None:
@@ -191,7 +194,7 @@ class TrialBookkeeping:
         self._report("trial_start", trial_id=trial_id, architecture=architecture, resumed=resumed)
 
     def _try_build(self, hp):
-        model = super()._try_build(hp)
+        model = self._model = super()._try_build(hp)
         size = int(model.count_params()) if model.built else 0
         if self.max_params and size > self.max_params:
             self._records[self._trial.trial_id]["params"] = size
@@ -213,6 +216,7 @@ class TrialBookkeeping:
         done = record.setdefault("folds", [])
         histories = [_history(fold["history"]) for fold in done]
         for train, validation in self.folds[len(done):]:
+            self._fold = len(done)
             kwargs["validation_data"] = (x[validation], None if y is None else y[validation])
             history = super().run_trial(trial, x[train], None if y is None else y[train], **kwargs)[0]
             values = record["history"].get(objective.name) or []
@@ -228,6 +232,9 @@ class TrialBookkeeping:
             if pruned:
                 record["pruned"] = {**pruned, "epoch": record["epochs"]}
                 break
+        self._fold = None
+        if len(done) == len(self.folds):
+            predictions.assemble_folds(self.run, trial.trial_id, [held_out for _, held_out in self.folds])
         record["history"] = _mean_curves([fold["history"] for fold in done])
         record["epochs"] = sum(fold["epochs"] for fold in done)
         return histories
@@ -248,7 +255,11 @@ class TrialBookkeeping:
         if self.distribution_strategy is not None:
             record["replicas"] = int(self.distribution_strategy.num_replicas_in_sync)
         kwargs["callbacks"] = callbacks
-        return resume.whole_history(super()._build_and_fit_model(trial, *args, **kwargs), record)
+        history = super()._build_and_fit_model(trial, *args, **kwargs)
+        if self.hypermodel.spec.target != "generation":  # kept for ensemble selection
+            predictions.record(self.run, trial.trial_id, self._model, Path(self._get_checkpoint_fname(trial.trial_id)),
+                               kwargs["validation_data"], kwargs.get("batch_size") or 32, self._fold)
+        return resume.whole_history(history, record)
 
     def on_trial_end(self, trial):
         record = self._records[trial.trial_id]

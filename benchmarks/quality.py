@@ -29,6 +29,8 @@ import importlib.util
 import tempfile
 import time
 
+import numpy as np
+
 from benchmarks import baselines
 from benchmarks.fresh import HIDE_GPUS, emit, run_module
 from benchmarks.quality_data import AEON_MISSING, DATASETS, load, needs_aeon
@@ -125,15 +127,33 @@ def with_automodel(dataset, budget: float, seed: int) -> dict:
         )
         seconds = time.perf_counter() - started
         statuses = result.leaderboard()["status"]
-        if dataset.classification:
-            test_score = float(result.evaluate()["accuracy"])
-        else:
-            test_score = baselines.score(dataset, result.predict(test[0]))
+        chosen = result.ensemble_record() or {}
+        default = result.resolve()[0]
+        single = "refit" if result.refit_record() else result.best_trial_id
+        models = {"single": _model_on_test(result, dataset, test, single)}
+        if chosen.get("members"):
+            models["ensemble"] = {**_model_on_test(result, dataset, test, "ensemble"), "members": len(chosen["members"])}
         return {
-            "score": test_score, "seconds": seconds, "trials": int((statuses == "completed").sum()),
-            "pruned": int((statuses == "pruned").sum()), "validation": result.run.meta().get("validation"),
-            "left_out": left_out,
+            "score": models["ensemble" if default == "ensemble" else "single"]["score"], "seconds": seconds,
+            "trials": int((statuses == "completed").sum()), "pruned": int((statuses == "pruned").sum()),
+            "validation": result.run.meta().get("validation"), "left_out": left_out,
+            "default": "ensemble" if default == "ensemble" else "single", "models": models,
+            **({"no_ensemble": chosen["skipped"]} if "skipped" in chosen else {}),
         }
+
+
+def _model_on_test(result, dataset, test, choice: str, repeats: int = 3) -> dict:
+    """One model's test score, and its prediction time per sample (the median of ``repeats``, after a warm-up)."""
+    if dataset.classification:
+        score = float(result.evaluate(trial_id=choice)["accuracy"])  # the held-out test split
+    else:
+        score = baselines.score(dataset, result.predict(test[0], trial_id=choice))
+    times = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        result.predict(test[0], trial_id=choice)
+        times.append(time.perf_counter() - started)
+    return {"score": score, "ms_per_sample": 1e3 * float(np.median(times)) / len(test[0])}
 
 
 def _unavailable_architectures(dataset, seed: int) -> dict:

@@ -173,7 +173,34 @@ def _quality(quality: dict, settings: dict, machine: dict) -> str:
     header = ["data set", "train (fit + validation) / test", "classes", "score",
               *(column["key"] for column in columns)]
     rows = [_quality_row(row, columns, notes) for row in quality["rows"]]
-    return "\n\n".join([intro, table(header, rows), *notes.lines()])
+    return "\n\n".join([intro, table(header, rows), *notes.lines(), _ensembles(quality)])
+
+
+def _ensembles(quality: dict) -> str:
+    """automodel's best single model beside its ensemble: test score and prediction time per sample."""
+    rows = []
+    for row in quality["rows"]:
+        for column in quality["columns"]:
+            cell = row.get("cells", {}).get(column["key"]) or {}
+            if column["method"] != "automodel" or "models" not in cell:
+                continue
+            single, chosen = cell["models"]["single"], cell["models"].get("ensemble")
+            metric = "RMSE" if row.get("classes") is None else "accuracy"
+            rows.append([row["dataset"], f"{column['budget']:g} s", metric, f"{single['score']:.4f}",
+                         f"{single['ms_per_sample']:.3g}",
+                         f"{chosen['score']:.4f}" if chosen else "-", f"{chosen['ms_per_sample']:.3g}" if chosen else "-",
+                         chosen["members"] if chosen else cell.get("no_ensemble", "-"), cell["default"]])
+    if not rows:
+        return ""
+    intro = (
+        "### automodel's best single model and its ensemble\n\nThe same searches: the best trial (its final refit) "
+        "and the ensemble selected over the trials on their validation predictions (`automodel/ensemble.py`), each "
+        "scored on the test set, with the time `result.predict` takes per test sample (median of three calls). "
+        "The default is the model `result.predict()` uses: the ensemble when it scored better on validation."
+    )
+    header = ["data set", "budget", "score", "best single", "ms / sample", "ensemble", "ms / sample", "members",
+              "default"]
+    return "\n\n".join([intro, table(header, rows)])
 
 
 def _quality_row(row: dict, columns: list[dict], notes: "Footnotes") -> list:

@@ -89,6 +89,7 @@ def digits_run(tmp_path_factory):
         directory=directory,
         name="digits",
         seed=1,
+        max_ensemble_size=1,  # its model is its best trial's; test_ensemble.py tests ensembles
     )
 
 
@@ -185,3 +186,8 @@ def digits_npz(tmp_path_factory, small_digits):
     path = tmp_path_factory.mktemp("data") / "digits.npz"
     np.savez(path, x=small_digits[0], y=small_digits[1])
     return path
+
+
+def trials_only(board):
+    """A leaderboard without its ensemble row: the trials alone."""
+    return board[board["trial"] != "ensemble"].reset_index(drop=True)

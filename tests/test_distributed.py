@@ -19,6 +19,7 @@ import pytest
 import automodel
 from automodel import SearchError
 from automodel.distributed import parse_size, plan
+from conftest import trials_only
 
 SEARCH = dict(task="image_classification", tuner="random", batch_size=64)
 
@@ -161,7 +162,7 @@ def test_chief_and_two_workers_finish_exactly_max_trials_on_one_leaderboard(tmp_
     assert f"automodel worker --chief {address} --dir {run_dir}" in out  # the chief says how to join
 
     result = automodel.open_run(run_dir)
-    board = result.leaderboard()
+    board = trials_only(result.leaderboard())
     assert sorted(board["trial"]) == ["0", "1", "2", "3", "4", "5"]
     # the median rule may prune some after the first three; the others train all 4 epochs
     assert board["status"].isin(["completed", "pruned"]).all()
@@ -189,7 +190,7 @@ def test_a_stop_request_ends_workers_after_their_epoch_and_no_process_outlives_t
     )
     assert_no_processes_left()
     assert result.run.meta()["status"] == "stopped: stopped by user"
-    board = result.leaderboard()
+    board = trials_only(result.leaderboard())
     assert 1 <= len(board) <= 2 and (board["status"] == "completed").all()
     assert (board["reason"] == "stopped by user").all() and (board["epochs"] < 500).all()
     assert events[:2] == ["search_start", "chief_ready"] and "trial_start" in events and events.count("trial_end") == len(board)
@@ -204,7 +205,7 @@ def test_time_budget_with_workers_stops_on_time_and_keeps_what_finished(tmp_path
     elapsed = time.monotonic() - started
     assert_no_processes_left()
     assert result.run.meta()["status"].startswith("stopped: time budget")
-    board = result.leaderboard()
+    board = trials_only(result.leaderboard())
     assert len(board) >= 1 and (board["status"] == "completed").all()
     # each trial stops at the budget, or at the quarter of it that one trial may train
     assert board["reason"].isin(["time budget reached", "trained 8s, the most one trial may take of the time budget"]).all()
@@ -219,7 +220,7 @@ def test_consecutive_failures_in_workers_stop_the_search_with_a_clear_error(tmp_
             max_consecutive_failures=2, directory=tmp_path, name="f", **SEARCH,
         )
     assert_no_processes_left()
-    board = automodel.open_run(tmp_path / "f").leaderboard()
+    board = trials_only(automodel.open_run(tmp_path / "f").leaderboard())
     assert 2 <= len(board) < 20 and (board["status"] == "failed").all()
     assert board["reason"].str.contains("ValueError: this plugin always fails").all()
 
@@ -255,7 +256,7 @@ def test_a_killed_worker_is_replaced_and_resumes_its_trial_and_big_workers_are_r
     assert first["epochs"] == len(first["history"]["loss"]) == 60
     # every trial ran in a fresh process: 1 MB is below any worker's size
     assert len({s["pid"] for r in (first, second) for s in r["sessions"]}) == 3
-    assert (result.leaderboard()["status"] == "completed").all()
+    assert (trials_only(result.leaderboard())["status"] == "completed").all()
 
 
 def test_worker_processes_end_when_the_search_process_is_killed(tmp_path, installed_plugin, digits_npz):

@@ -14,6 +14,7 @@ from automodel.plugins.cnn import CNN
 from automodel.plugins.gan import GAN
 from automodel.plugins.rnn import RNN
 from automodel.plugins.vgg16 import VGG16Transfer
+from conftest import trials_only
 
 
 @pytest.fixture(scope="module")
@@ -161,7 +162,7 @@ def test_sequence_search_compares_recurrent_and_convolutional_models(tmp_path, p
         data="series", architectures=["cnn", "rnn"], tuner="random", max_trials=3, epochs=6,
         directory=tmp_path, seed=4,
     )
-    board = result.leaderboard()
+    board = trials_only(result.leaderboard())
     assert set(board["architecture"]) == {"cnn", "rnn"}
     baseline = float(np.var(prepared["series"].validation[1]))  # always predicting the mean
     assert board.iloc[0]["val_loss"] < 0.6 * baseline
@@ -174,7 +175,7 @@ def test_image_generation_search(tmp_path):
         task="image_generation", data="digits", architectures=["gan"], tuner="random", max_trials=2,
         epochs=8, directory=tmp_path, seed=0,
     )
-    board = result.leaderboard()
+    board = trials_only(result.leaderboard())
     assert list(board.columns[:4]) == ["trial", "architecture", "status", "fid"]
     best = result.run.trial_record(result.best_trial_id)
     assert board.iloc[0]["fid"] * 3 <= best["fid_untrained"]  # at least 3x better than untrained
@@ -191,7 +192,7 @@ def test_image_generation_without_labels(tmp_path, digits):
     result = automodel.search(
         task="image_generation", data=images, tuner="random", max_trials=1, epochs=2, directory=tmp_path,
     )
-    assert result.classes is None and result.leaderboard().iloc[0]["status"] == "completed"
+    assert result.classes is None and trials_only(result.leaderboard()).iloc[0]["status"] == "completed"
     assert np.isfinite(result.evaluate()["fid"])
 
 
@@ -215,7 +216,7 @@ def test_vgg16_loads_a_local_weights_file_and_trains(tmp_path, small_digits, vgg
         task="image_classification", data=small_digits, architectures=[VGG16Transfer(weights=str(path))],
         tuner="random", max_trials=1, epochs=1, directory=tmp_path,
     )
-    board = result.leaderboard()
+    board = trials_only(result.leaderboard())
     assert board.iloc[0]["status"] == "completed" and board.iloc[0]["architecture"] == "vgg16"
     assert board.iloc[0]["vgg16/frozen_epochs"] >= 1
     base = result.best_model().get_layer("vgg16")
@@ -248,7 +249,7 @@ def test_cnn_and_vgg16_share_one_leaderboard(tmp_path, small_digits):
         task="image_classification", data=small_digits, architectures=["cnn", VGG16Transfer(weights=None)],
         tuner="random", max_trials=3, epochs=1, directory=tmp_path, seed=2,
     )
-    assert set(result.leaderboard()["architecture"]) == {"cnn", "vgg16"}
+    assert set(trials_only(result.leaderboard())["architecture"]) == {"cnn", "vgg16"}
 
 
 # -- from the command line -------------------------------------------------------

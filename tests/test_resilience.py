@@ -10,7 +10,7 @@ import pytest
 
 import automodel
 from automodel import SearchError
-from conftest import plugin_of, registered, tiny_architecture
+from conftest import plugin_of, registered, tiny_architecture, trials_only
 
 EPOCHS = 40
 SEARCH_SCRIPT = f"""
@@ -56,7 +56,7 @@ def test_a_search_killed_mid_trial_resumes_that_trial_from_its_last_epoch(tmp_pa
     assert not (run / "trial_1" / "backup").exists()  # the backup goes once the trial is done
 
     result = automodel.open_run(run)
-    board = result.leaderboard().set_index("trial")
+    board = trials_only(result.leaderboard()).set_index("trial")
     assert list(board["status"]) == ["completed"] * 3 and result.run.meta()["status"] == "finished"
     # ranked on all of its epochs, before and after the interruption
     assert board.loc["1", "val_accuracy"] == pytest.approx(max(history["val_accuracy"]))
@@ -69,7 +69,7 @@ def test_a_model_over_max_params_fails_its_trial_with_the_reason(tmp_path, small
             task="image_classification", data=small_digits, architectures=["tiny"], tuner="grid", max_trials=4,
             epochs=1, max_params=1000, max_consecutive_failures=4, directory=tmp_path, name="big",
         )
-    board = result.leaderboard()
+    board = trials_only(result.leaderboard())
     completed, failed = board[board["status"] == "completed"], board[board["status"] == "failed"]
     assert list(completed["tiny/units"]) == [8] and sorted(failed["tiny/units"]) == [16, 24, 32]
     assert (completed["params"] <= 1000).all() and (failed["params"] > 1000).all()

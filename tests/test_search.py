@@ -8,11 +8,11 @@ import pytest
 
 import automodel
 from automodel import DataError, SearchError
-from conftest import plugin_of, registered, tiny_architecture
+from conftest import plugin_of, registered, tiny_architecture, trials_only
 
 
 def test_search_trains_and_ranks_trials(digits_run):
-    board = digits_run.leaderboard()
+    board = trials_only(digits_run.leaderboard())
     assert list(board["trial"]) and len(board) == 2
     assert set(board["status"]) == {"completed"}
     assert (board["architecture"] == "cnn").all()
@@ -31,7 +31,7 @@ def test_best_model_evaluates_on_the_held_out_test_split(digits_run):
     meta = digits_run.run.meta()
     assert meta["data"]["split"] == {"train": 1257, "validation": 270, "test": 270}
     # the best model's validation accuracy is the leaderboard's top score
-    assert digits_run.best_trial_id == str(digits_run.leaderboard().iloc[0]["trial"])
+    assert digits_run.best_trial_id == str(trials_only(digits_run.leaderboard()).iloc[0]["trial"])
 
 
 def test_predict_returns_class_labels(digits_run, digits):
@@ -109,7 +109,7 @@ def test_a_failing_plugin_is_recorded_and_the_search_goes_on(tmp_path, small_dig
             task="image_classification", data=small_digits, architectures=["tiny"], tuner="random",
             max_trials=4, epochs=1, directory=tmp_path, name="f",
         )
-    board = result.leaderboard()
+    board = trials_only(result.leaderboard())
     assert sorted(board["status"]) == ["completed", "completed", "failed", "failed"]
     failed = board[board["status"] == "failed"]
     assert failed["reason"].str.contains("RuntimeError: plugin exploded").all()
@@ -131,7 +131,7 @@ def test_nan_loss_fails_the_trial_with_its_reason(tmp_path, small_digits):
             task="image_classification", data=small_digits, architectures=["nan", "tiny"], tuner="grid",
             max_trials=2, epochs=2, directory=tmp_path, name="n",
         )
-    rows = result.leaderboard().set_index("architecture")
+    rows = trials_only(result.leaderboard()).set_index("architecture")
     assert rows.loc["nan", "status"] == "failed"
     assert "NaN" in rows.loc["nan", "reason"]
     assert rows.loc["tiny", "status"] == "completed"
@@ -147,7 +147,7 @@ def test_consecutive_failures_stop_the_search_with_a_clear_error(tmp_path, small
                 task="image_classification", data=small_digits, architectures=["tiny"], tuner="random",
                 max_trials=5, epochs=1, directory=tmp_path, name="c", max_consecutive_failures=2,
             )
-    board = automodel.open_run(tmp_path / "c").leaderboard()
+    board = trials_only(automodel.open_run(tmp_path / "c").leaderboard())
     assert len(board) == 2 and (board["status"] == "failed").all()
 
 
@@ -157,7 +157,7 @@ def test_several_architectures_share_one_search_and_one_leaderboard(tmp_path, sm
             task="image_classification", data=small_digits, architectures=["cnn", "tiny"], tuner="random",
             max_trials=5, epochs=1, directory=tmp_path, name="mixed", seed=0,
         )
-    board = result.leaderboard()
+    board = trials_only(result.leaderboard())
     assert set(board["architecture"]) == {"cnn", "tiny"}
     tiny_rows = board[board["architecture"] == "tiny"]
     # conditional scopes: each row holds only its own architecture's hyperparameters
@@ -173,7 +173,7 @@ def test_time_budget_stops_the_search_and_keeps_finished_trials(tmp_path, small_
         )
         elapsed = time.monotonic() - started
     assert result.run.meta()["status"].startswith("stopped: time budget")
-    board = result.leaderboard()
+    board = trials_only(result.leaderboard())
     assert 1 <= len(board) < 200 and (board["status"] == "completed").all()
     assert elapsed < 60  # 1000 epochs would take minutes; the budget ended it
 
@@ -192,7 +192,7 @@ def test_stop_event_ends_the_search_after_the_current_epoch(tmp_path, small_digi
             task="image_classification", data=small_digits, architectures=["tiny"], tuner="random",
             max_trials=5, epochs=50, patience=50, directory=tmp_path, name="s", reporter=reporter, stop_event=stop,
         )
-    board = result.leaderboard()
+    board = trials_only(result.leaderboard())
     assert len(board) == 1 and board.iloc[0]["epochs"] == 2
     assert board.iloc[0]["reason"] == "stopped by user"
     assert result.run.meta()["status"] == "stopped: stopped by user"
@@ -209,7 +209,7 @@ def test_a_stop_asked_through_the_run_directory_ends_the_search_and_is_forgotten
     )
     with registered(plugin_of(tiny_architecture()), "tiny"):
         result = automodel.search(max_trials=5, reporter=reporter, **options)
-        board = result.leaderboard()
+        board = trials_only(result.leaderboard())
         assert len(board) == 1 and board.iloc[0]["epochs"] == 2
         assert result.run.meta()["status"] == "stopped: stopped by user"
         with pytest.raises(SearchError, match="is not running .*'stopped: stopped by user'.*nothing to stop"):
@@ -217,7 +217,7 @@ def test_a_stop_asked_through_the_run_directory_ends_the_search_and_is_forgotten
 
         (tmp_path / "s" / "stop.json").write_text('{"reason": "left over"}')  # asked of the earlier search
         resumed = automodel.search(max_trials=2, epochs=2, **{k: v for k, v in options.items() if k != "epochs"})
-    assert resumed.run.meta()["status"] == "finished" and len(resumed.leaderboard()) == 2
+    assert resumed.run.meta()["status"] == "finished" and len(trials_only(resumed.leaderboard())) == 2
 
 
 @pytest.mark.parametrize(

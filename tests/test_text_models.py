@@ -24,6 +24,7 @@ from automodel.datasets import load_reviews
 from automodel.plugins.rnn import RNN
 from automodel.plugins.text import NgramMLP, TextCNN
 from test_export import ALL_FORMATS, reload_outputs, run_onnx
+from conftest import trials_only
 
 ARCHITECTURES = {"ngram_mlp": NgramMLP, "text_cnn": TextCNN}
 # casing, punctuation, tabs, newlines, runs of spaces, unknown words, a single word, nothing at all
@@ -175,7 +176,7 @@ def searched(tmp_path_factory):
 
 
 def trial_of(result, name):
-    board = result.leaderboard()
+    board = trials_only(result.leaderboard())
     return str(board[board["architecture"] == name].iloc[0]["trial"])
 
 
@@ -197,7 +198,7 @@ def exported(searched):
 
 def test_search_runs_the_portfolios_first_and_trains_on_raw_strings(searched):
     _, result = searched
-    board = result.leaderboard()
+    board = trials_only(result.leaderboard())
     assert set(board["status"]) == {"completed"} and len(board) == 3
     assert set(board["architecture"]) == set(ARCHITECTURES)
     expected = [("ngram_mlp", NgramMLP().known_good[0]), ("text_cnn", TextCNN().known_good[0]),

@@ -109,8 +109,8 @@ def test_python_api(tmp_path):
         "02_python_api.ipynb",
         tmp_path,
         """{
-            "board": result.leaderboard()[["trial", "status"]].to_dict("list"),
-            "reopened": len(again.leaderboard()),
+            "board": result.leaderboard().query("trial != 'ensemble'")[["trial", "status"]].to_dict("list"),
+            "reopened": len(again.leaderboard().query("trial != 'ensemble'")),
             "test": result.evaluate(),
             "new": new_scores,
             "predicted_right": float((predicted == y_new).mean()),
@@ -198,7 +198,7 @@ def test_transfer_learning_vgg16(tmp_path, vgg16_weights):
         "05_transfer_learning_vgg16.ipynb",
         tmp_path,
         """{
-            "board": result.leaderboard()[["architecture", "status", "epochs"]].to_dict("list"),
+            "board": result.leaderboard().query("trial != 'ensemble'")[["architecture", "status", "epochs"]].to_dict("list"),
             "source": result.meta["data"]["source"],
             "test": result.evaluate(),
             "loaded": bool(np.array_equal(
@@ -222,9 +222,9 @@ def test_sequences_and_text(tmp_path):
         "06_sequences_and_text.ipynb",
         tmp_path,
         """{
-            "waves": waves.leaderboard()[["architecture", "status", "val_accuracy"]].to_dict("list"),
+            "waves": waves.leaderboard().query("trial != 'ensemble'")[["architecture", "status", "val_accuracy"]].to_dict("list"),
             "wave_labels": waves.predict(new_waves).tolist(),
-            "reviews": reviews.leaderboard()[["status", "val_accuracy"]].to_dict("list"),
+            "reviews": reviews.leaderboard().query("trial != 'ensemble'")[["status", "val_accuracy"]].to_dict("list"),
             "reviews_test": reviews.evaluate(),
             "review_labels": reviews.predict(texts).tolist(),
         }""",
@@ -265,7 +265,7 @@ def test_scaling_out(tmp_path):
         "08_scaling_out.ipynb",
         tmp_path,
         """{
-            "board": result.leaderboard()[["status", "epochs"]].to_dict("list"),
+            "board": result.leaderboard().query("trial != 'ensemble'")[["status", "epochs"]].to_dict("list"),
             "trained_by": trained_by,
             "pids": [json.loads(p.read_text())["sessions"][-1]["pid"] for p in result.path.glob("trial_*/automodel_trial.json")],
             "kernel": os.getpid(),

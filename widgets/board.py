@@ -14,7 +14,7 @@ from pathlib import Path
 
 import ipywidgets as widgets
 
-from automodel.leaderboard import STATUS_ORDER, WITH_MODEL, leaderboard
+from automodel.leaderboard import ENSEMBLE, STATUS_ORDER, WITH_MODEL, leaderboard
 from automodel.rundir import RunDir
 
 from .curves import curves_png
@@ -23,11 +23,12 @@ from .table import board_html
 
 
 def _counts(board) -> str:
-    if board.empty:
+    trials = board[board["trial"] != ENSEMBLE]
+    if trials.empty:
         return "no trials yet"
-    counts = board["status"].value_counts()
+    counts = trials["status"].value_counts()
     parts = [f"{counts[s]} {s}" for s in STATUS_ORDER if s in counts]
-    return f"{len(board)} trial{'s' if len(board) != 1 else ''} ({', '.join(parts)})"
+    return f"{len(trials)} trial{'s' if len(trials) != 1 else ''} ({', '.join(parts)})"
 
 
 class Leaderboard(widgets.VBox):
@@ -117,13 +118,16 @@ class Leaderboard(widgets.VBox):
         if not completed.empty and self.objective in completed:
             best = completed.iloc[0]
             text += f" · best {self.objective} {best[self.objective]:.4g} (trial {best['trial']})"
+        chosen = self.board[self.board["trial"] == ENSEMBLE]
+        if not chosen.empty and self.objective in chosen:
+            text += f" · ensemble {chosen.iloc[0][self.objective]:.4g}"
         self.heading.value = text
 
     def _update_choices(self) -> None:
         choices = [("best", None)]
         for row in self.board.to_dict("records"):
             score = row.get(self.objective)
-            label = f"trial {row['trial']} · {row['architecture']} · {row['status']}"
+            label = ENSEMBLE if row["trial"] == ENSEMBLE else f"trial {row['trial']} · {row['architecture']} · {row['status']}"
             if score is not None and score == score:  # not NaN
                 label += f" · {self.objective} {score:.4g}"
             choices.append((label, str(row["trial"])))

@@ -114,7 +114,7 @@ class ExportPanel(widgets.VBox):
             self.notice.error(SearchError("No format is ticked. Tick at least one export format."))
             return None
         self.button.disabled = True
-        self.notice.show(f"Exporting {'the best trial' if trial is None else f'trial {trial}'} as {', '.join(formats)}...")
+        self.notice.show(f"Exporting {'the best model' if trial is None else 'the ensemble' if trial == 'ensemble' else f'trial {trial}'} as {', '.join(formats)}...")
 
         def work():
             load_tensorflow()
