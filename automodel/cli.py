@@ -1,22 +1,49 @@
 """The ``automodel`` command.
 
-Listing commands never import TensorFlow, so they answer at once; ``search`` and
-``demo`` import it when they start training. ``ui`` hands over to the desktop
-app in ``automodel.widgets`` (the only command that uses a front end).
+Listing commands never import TensorFlow, so they answer at once; ``search``,
+``demo``, ``predict`` and ``evaluate`` import it when they need a model. ``ui``
+hands over to the desktop app in ``automodel.widgets`` (the only command that
+uses a front end). ``search`` and ``chief`` take their options from one table,
+``search_options.py``, which follows ``automodel.search`` keyword by keyword.
+
+Output is for people unless ``--json`` asks for one JSON document (one JSON
+object a line for ``search``'s events), never with NaN: a missing value is null.
+Exit codes: 0 done; 2 a usage or data error, said in one line on stderr before
+anything is trained or written; 3 a search that stopped before its end or failed
+once it had started (``EXIT_CODES``).
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
+import platform
 import sys
+import textwrap
 
 from . import registry, settings
-from .errors import AutomodelError
+from .cli_output import describe_model, print_json, scores
+from .errors import AutomodelError, SearchError
+from .search_options import SEARCH_OPTIONS
 
+BATCH_ROWS = 1024  # rows predict and evaluate read and predict at a time
 SUMMARY_COLUMNS = ["trial", "architecture", "status", "params", "epochs", "seconds", "reason"]
 DEMO = dict(data="digits", architectures=["cnn"], tuner="bayesian", time_budget="60s", name="demo")
+DONE, USAGE_OR_DATA_ERROR, SEARCH_ENDED_EARLY, INTERRUPTED = 0, 2, 3, 130
+EXIT_CODES = {
+    DONE: "done (a search whose time budget ran out is done too)",
+    USAGE_OR_DATA_ERROR: "a usage or data error: one line on stderr names the problem and the fix",
+    SEARCH_ENDED_EARLY: "the search stopped before its end (automodel stop) or failed once it had started "
+    "(trials failing in a row, no trial completed, a worker or the chief failing)",
+    INTERRUPTED: "interrupted (Ctrl-C); the run directory resumes where it stopped",
+}
+# the libraries `automodel --version` reports, by distribution name (the first one installed of each)
+VERSIONS = {
+    "automodel": ("automodel",),
+    "tensorflow": ("tensorflow", "tensorflow-cpu", "tensorflow-macos", "tf-nightly"),
+    "keras": ("keras",),
+    "keras-tuner": ("keras-tuner",),
+}
 
 
 def _load_engine():
@@ -26,6 +53,9 @@ def _load_engine():
     from .engine import search
 
     return search
+
+
+# -- output -----------------------------------------------------------------------------------------------------------
 
 
 def _print_trial(event, record=None, objective=None, score=None, **info):
@@ -49,6 +79,10 @@ def _print_trial(event, record=None, objective=None, score=None, **info):
     print(line, flush=True)
 
 
+def _json_event(event, **info):
+    print_json({"event": event, **info}, lines=True)
+
+
 def _board_text(board, objective: str, all_columns: bool) -> str:
     import pandas as pd
 
@@ -62,6 +96,19 @@ def _board_text(board, objective: str, all_columns: bool) -> str:
         return board.to_string(index=False, float_format=lambda v: f"{v:.4g}", na_rep="")
 
 
+def _board_records(board) -> list[dict]:
+    return board.astype(object).where(board.notna(), None).to_dict(orient="records")
+
+
+def describe_validation(meta: dict) -> str:
+    from .validation import describe
+
+    return describe(meta.get("validation") or {})
+
+
+# -- search -----------------------------------------------------------------------------------------------------------
+
+
 def _read_data(path: str | None, image_size=None):
     """A data set name or a file as it is (the data layer reads it); a folder as an image folder."""
     if path is not None and os.path.isdir(path):
@@ -71,32 +118,94 @@ def _read_data(path: str | None, image_size=None):
     return path
 
 
-def _run_search(options: dict) -> int:
+def ended_early(status: str) -> bool:
+    """Whether a run's status says its search ended before its end: stopped (not by its budget) or failed."""
+    if status == "finished":
+        return False
+    return not (status.startswith("stopped") and "time budget" in status)
+
+
+def _check_first(options: dict) -> None:
+    """The checks of ``automodel.search`` that need no TensorFlow, so that a mistyped option costs no wait."""
+    settings.check(**{name: options.get(name, settings.DEFAULTS.get(name)) for name in (
+        "tuner", "max_trials", "epochs", "time_budget", "batch_size", "patience", "max_params",
+        "max_consecutive_failures")})
+    for name in options.get("architectures") or ():
+        registry.get_architecture(name)
+
+
+def _run_search(options: dict, as_json: bool = False) -> int:
+    """Run a search and sum it up; exit 3 if it stops early or fails once started (see ``EXIT_CODES``)."""
+    _check_first(options)
     search = _load_engine()
-    result = search(reporter=_print_trial, **options)
-    meta = result.run.meta()
-    print()
-    print(_board_text(result.leaderboard(), meta["objective"]["name"], all_columns=False))
-    print()
-    print(f"run directory: {result.path}  ({meta['status']}; scored by {describe_validation(meta)})")
-    source = result.model_source()
-    scores = result.evaluate()
-    formatted = ", ".join(f"{name}={value:.4f}" for name, value in scores.items())
-    model = f"best trial {source['trial']}" + (" (refit on training and validation data)" if source["refit"] else "")
-    print(f"{model} on the held-out test split: {formatted}")
-    return 0
+    started = []
+    report = _json_event if as_json else _print_trial
+
+    def reporter(event, **info):
+        if event == "search_start":  # settings, data and plugins are checked by now
+            started.append(event)
+        report(event, **info)
+
+    try:
+        result = search(reporter=reporter, **options)
+        meta = result.run.meta()
+        summary = {"run_dir": str(result.path), "status": meta["status"], "validation": describe_validation(meta)}
+        source = result.model_source()
+        summary.update(model=source, test=result.evaluate())
+    except AutomodelError as exc:
+        if not started:
+            raise  # a usage or data error, before anything was trained
+        if as_json:
+            _json_event("search_end", status="failed", error=str(exc), exit_code=SEARCH_ENDED_EARLY)
+        print(f"automodel: the search failed: {exc}", file=sys.stderr)
+        return SEARCH_ENDED_EARLY
+    code = SEARCH_ENDED_EARLY if ended_early(meta["status"]) else DONE
+    if as_json:
+        _json_event("search_end", **summary, exit_code=code)
+    else:
+        print()
+        print(_board_text(result.leaderboard(), meta["objective"]["name"], all_columns=False))
+        print()
+        print(f"run directory: {result.path}  ({meta['status']}; scored by {summary['validation']})")
+        print(f"{describe_model(source)} on the held-out test split: {scores(summary['test'])}")
+    if code != DONE:
+        print(f"automodel: the search ended early ({meta['status']}); run the same command again to resume it.",
+              file=sys.stderr)
+    return code
 
 
-def describe_validation(meta: dict) -> str:
-    from .validation import describe
+def _search_options(args) -> dict:
+    options = {row.name: getattr(args, row.name) for row in SEARCH_OPTIONS}
+    for name in ("data", "validation_data", "test_data"):
+        options[name] = _read_data(options[name], args.image_size)
+    target = options["target"]
+    options["target"] = target[0] if target and len(target) == 1 else target
+    return options
 
-    return describe(meta.get("validation") or {})
+
+def cmd_search(args) -> int:
+    """``search``, and ``chief`` (the same search, serving its trials to workers that connect)."""
+    return _run_search(_search_options(args), as_json=args.json)
+
+
+def cmd_worker(args) -> int:
+    from .worker import main
+
+    return main(args)
+
+
+def cmd_demo(args) -> int:
+    print("automodel demo: a model search on the embedded digits data set (8x8 images, 10 classes)")
+    return _run_search(dict(DEMO, directory=args.dir))
+
+
+# -- listing ----------------------------------------------------------------------------------------------------------
 
 
 def cmd_plugins(args) -> int:
     rows = registry.list_plugins()
     if args.json:
-        print(json.dumps([row.__dict__ for row in rows], indent=1))
+        print_json([row.__dict__ for row in rows])
         return 0
     for row in rows:
         print(f"{row.name:<12} {', '.join(row.tasks)}")
@@ -107,102 +216,83 @@ def cmd_plugins(args) -> int:
 
 def cmd_tasks(args) -> int:
     datasets = registry.get_datasets()
+    rows = []
     for task in registry.get_tasks().values():
-        demo = [d.name for d in datasets.values() if task.name in d.tasks]
-        archs = sorted(registry.get_architectures(task.name))
-        print(f"{task.name:<24} {task.description}")
-        print(f"{'':<24} architectures: {', '.join(archs) or '-'}; demo data: {', '.join(demo) or '-'}")
+        rows.append({
+            "name": task.name, "inputs": task.inputs, "target": task.target, "description": task.description,
+            "objective": {"name": task.objective, "direction": task.direction},
+            "architectures": sorted(registry.get_architectures(task.name)),
+            "demo_data": [d.name for d in datasets.values() if task.name in d.tasks],
+        })
+    if args.json:
+        print_json(rows)
+        return 0
+    for row in rows:
+        print(f"{row['name']:<24} {row['description']}")
+        print(f"{'':<24} architectures: {', '.join(row['architectures']) or '-'}; "
+              f"demo data: {', '.join(row['demo_data']) or '-'}")
     return 0
 
 
-def cmd_search(args) -> int:
-    return _run_search(_search_options(args, workers="auto"))
-
-
-def cmd_chief(args) -> int:
-    return _run_search(dict(_search_options(args, workers=0), bind=args.bind))
-
-
-def cmd_worker(args) -> int:
-    from .worker import main
-
-    return main(args)
-
-
-def _workers(value: str):
-    return value if value == "auto" else int(value)
-
-
-def _search_options(args, workers) -> dict:
-    return dict(
-        task=args.task,
-        data=_read_data(args.data, args.image_size),
-        target=args.target[0] if args.target and len(args.target) == 1 else args.target,
-        validation_data=_read_data(args.validation_data, args.image_size),
-        test_data=_read_data(args.test_data, args.image_size),
-        architectures=args.architectures,
-        tuner=args.tuner,
-        max_trials=args.max_trials,
-        epochs=args.epochs,
-        time_budget=args.time_budget,
-        directory=args.dir,
-        name=args.name,
-        seed=args.seed,
-        overwrite=args.overwrite,
-        batch_size=args.batch_size,
-        patience=args.patience,
-        validation=args.validation,
-        workers=workers if args.workers is None else args.workers,
-        trials_per_gpu=args.trials_per_gpu,
-        strategy=args.strategy,
-        max_worker_memory=args.max_worker_memory,
-        max_params=args.max_params,
-        max_consecutive_failures=args.max_consecutive_failures,
-    )
-
-
-def cmd_demo(args) -> int:
-    print("automodel demo: a model search on the embedded digits data set (8x8 images, 10 classes)")
-    return _run_search(dict(DEMO, directory=args.dir))
-
-
 def cmd_leaderboard(args) -> int:
+    from .cli_files import run_dir
     from .leaderboard import leaderboard
-    from .rundir import RunDir
 
-    run = RunDir(args.run_dir)
-    if not run.is_run():
-        raise AutomodelError(f"{args.run_dir} is not an automodel run directory (no run.json).")
+    run = run_dir(args.run_dir)
     board = leaderboard(run.path)
-    if args.csv:
+    meta = run.meta()
+    if args.json:
+        print_json({"run_dir": str(run.path), "task": meta["task"], "status": meta.get("status"),
+                    "objective": meta["objective"], "validation": describe_validation(meta),
+                    "trials": _board_records(board)})
+    elif args.csv:
         print(board.to_csv(index=False), end="")
     else:
-        meta = run.meta()
         print(f"scored by {describe_validation(meta)}")
         print(_board_text(board, meta["objective"]["name"], args.all_columns))
     return 0
 
 
-def cmd_stop(args) -> int:
-    from .result import open_run
+# -- using a run ------------------------------------------------------------------------------------------------------
 
-    open_run(args.run_dir).request_stop()
+
+def cmd_stop(args) -> int:
+    """What ``SearchResult.request_stop`` does, without loading a model library: it only writes a file."""
+    from . import session
+    from .cli_files import run_dir
+
+    run = run_dir(args.run_dir)
+    status = run.meta().get("status")
+    if status != "running":
+        raise SearchError(f"{args.run_dir} is not running (its status is {status!r}), so there is nothing to stop.")
+    session.request_stop(run, "stopped by user")
     print(f"automodel stop: asked the search in {args.run_dir} to stop after its current epoch.")
     return 0
 
 
 def cmd_export(args) -> int:
+    from .cli_files import open_result
     from .model_card import CARD_MARKDOWN, summary_lines
-    from .result import open_run
-    from .startup import load_tensorflow, quiet_native_stderr
+    from .startup import quiet_native_stderr
 
-    result = open_run(args.run_dir)
-    load_tensorflow()
+    result = open_result(args.run_dir)
     with quiet_native_stderr():  # converter chatter; errors are raised and printed below
         card = result.export(args.to, formats=args.format, trial=args.trial, overwrite=args.overwrite)
     print("\n".join(summary_lines(card)))
     print(f"model card: {os.path.join(args.to, CARD_MARKDOWN)}")
     return 0
+
+
+def cmd_predict(args) -> int:
+    from .cli_use import cmd_predict
+
+    return cmd_predict(args)
+
+
+def cmd_evaluate(args) -> int:
+    from .cli_use import cmd_evaluate
+
+    return cmd_evaluate(args)
 
 
 def cmd_ui(args) -> int:
@@ -212,8 +302,92 @@ def cmd_ui(args) -> int:
     return 0
 
 
+# -- the parser -------------------------------------------------------------------------------------------------------
+
+
+def versions() -> dict:
+    """The installed versions of automodel and the libraries it trains with (None: not installed), and Python's."""
+    found = {}
+    for name, distributions in VERSIONS.items():
+        found[name] = next(filter(None, map(registry.distribution_version, distributions)), None)
+    return {**found, "python": platform.python_version()}
+
+
+class _Versions(argparse.Action):
+    def __init__(self, option_strings, dest, **kwargs):
+        super().__init__(option_strings, dest, nargs=0, help="print the versions of automodel, TensorFlow, Keras, "
+                         "KerasTuner and Python, and exit")
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        for name, version in versions().items():
+            print(f"{name} {version or 'not installed'}")
+        parser.exit()
+
+
+def _option_type(kind):
+    """An option's ``kind`` for argparse, which turns an automodel error into its own usage error (exit 2)."""
+    def convert(text):
+        try:
+            return kind(text)
+        except AutomodelError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+
+    convert.__name__ = getattr(kind, "__name__", "value")  # argparse names it in "invalid int value"
+    return convert
+
+
+def add_search_options(parser, **defaults) -> None:
+    """The rows of ``SEARCH_OPTIONS`` as options of ``parser``; ``defaults`` replaces some of their defaults."""
+    for row in SEARCH_OPTIONS:
+        default = defaults.get(row.name, row.default)
+        shown = "" if default in (None, False) or "default" in row.help else f" (default: {default})"
+        options = dict(dest=row.name, default=default, help=row.help + shown)
+        if row.kind is None:
+            options["action"] = "store_true"
+        else:
+            options.update(type=_option_type(row.kind), choices=row.choices, metavar=row.metavar)
+            if row.many:
+                options["nargs"] = "+"
+        parser.add_argument(row.cli_flag, **options)
+    parser.add_argument("--image-size", nargs=2, type=int, metavar=("HEIGHT", "WIDTH"), help="resize a folder's images")
+    parser.add_argument("--json", action="store_true", help="print each event, and the summary, as one JSON object a line")
+
+
+def _rows(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of rows, at least 1")
+    return int(text)
+
+
+def _model_command(commands, name: str, run, summary: str, description: str, data_help: str, json_help: str,
+                   optional_data: bool = False):
+    """``predict`` or ``evaluate``: a run directory, DATA, the model to use and how to read DATA."""
+    parser = commands.add_parser(name, help=summary, description=description)
+    parser.add_argument("run_dir", metavar="RUN_DIR", help="the run directory of a search")
+    parser.add_argument("data", metavar="DATA", nargs="?" if optional_data else None, help=data_help)
+    parser.add_argument("--trial", help=f"the model to {name} with: a trial id, refit, ensemble (default: the model "
+                        "the search found)")
+    parser.add_argument("--target", nargs="+", metavar="COLUMN", help="a table's target column(s), left out of the inputs")
+    parser.add_argument("--key", metavar="COLUMN", help="a table's column that names each row (default: its index "
+                        "column if its header is empty, else the row number)")
+    parser.add_argument("--resize", action="store_true", help="resize a folder's images to the model's size")
+    parser.add_argument("--batch-size", type=_rows, default=BATCH_ROWS, metavar="ROWS",
+                        help=f"rows read and predicted at a time (default: {BATCH_ROWS})")
+    parser.add_argument("--json", action="store_true", help=json_help)
+    parser.set_defaults(run=run)
+    return parser
+
+
+def _epilog() -> str:
+    lines = [textwrap.fill(text, 79, initial_indent=f"  {code:<5}", subsequent_indent=" " * 7)
+             for code, text in EXIT_CODES.items()]
+    return "exit status:\n" + "\n".join(lines)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="automodel", description="Plugin-based AutoML on KerasTuner.")
+    parser = argparse.ArgumentParser(prog="automodel", description="Plugin-based AutoML on KerasTuner.",
+                                     epilog=_epilog(), formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action=_Versions)
     commands = parser.add_subparsers(dest="command", required=True)
 
     plugins = commands.add_parser("plugins", help="list installed architecture plugins")
@@ -221,45 +395,18 @@ def build_parser() -> argparse.ArgumentParser:
     plugins.set_defaults(run=cmd_plugins)
 
     tasks = commands.add_parser("tasks", help="list tasks, their architectures and demo data")
+    tasks.add_argument("--json", action="store_true", help="print JSON")
     tasks.set_defaults(run=cmd_tasks)
 
-    search = argparse.ArgumentParser(add_help=False)  # the options of both search and chief
-    search.add_argument("--task", help="task name (default: the demo data set's task)")
-    search.add_argument(
-        "--data", default="digits",
-        help="a built-in data set, a .csv/.tsv (with --target) or .npz (x, y) file, or a folder of class sub-folders of images",
-    )
-    search.add_argument("--target", nargs="+", help="the target column(s) of a CSV file")
-    search.add_argument("--image-size", nargs=2, type=int, metavar=("HEIGHT", "WIDTH"), help="resize a folder's images")
-    search.add_argument("--validation-data", help="a separate validation set (same forms as --data)")
-    search.add_argument("--test-data", help="a separate test set (same forms as --data)")
-    search.add_argument("--architectures", nargs="+", help="architectures to try (default: all for the task)")
-    search.add_argument("--tuner", default=settings.DEFAULTS["tuner"], choices=list(settings.TUNERS))
-    search.add_argument("--max-trials", type=int, default=settings.DEFAULTS["max_trials"],
-                        help=f"default: until --time-budget is spent, else {settings.TRIALS_WITHOUT_BUDGET}")
-    search.add_argument("--epochs", type=int, default=settings.DEFAULTS["epochs"], help="most epochs of a trial (default: from the data size)")
-    search.add_argument("--time-budget", help="wall-clock budget, e.g. 300, 90s, 5m, 1h")
-    search.add_argument("--batch-size", type=int, default=settings.DEFAULTS["batch_size"], help="default: from the data size")
-    search.add_argument("--validation", choices=list(settings.VALIDATIONS), default=settings.DEFAULTS["validation"],
-                        help="how trials are scored: one split, or k-fold cross-validation (auto: on small data)")
-    search.add_argument("--patience", type=int, default=settings.DEFAULTS["patience"], help="epochs without a better objective before a trial stops (default: from the epochs)")
-    search.add_argument("--dir", default=settings.DEFAULTS["directory"], help="parent folder of run directories")
-    search.add_argument("--name", help="run directory name (default: the data set or task name)")
-    search.add_argument("--seed", type=int, default=settings.DEFAULTS["seed"])
-    search.add_argument("--overwrite", action="store_true", help="start over instead of resuming")
-    search.add_argument("--workers", type=_workers, help="worker processes: auto (one per GPU; search's default) or a number (chief's: 0)")
-    search.add_argument("--trials-per-gpu", type=int, default=1, help="with --workers auto: trials sharing one GPU")
-    search.add_argument("--strategy", choices=list(settings.STRATEGIES), help="train each trial over all local GPUs")
-    search.add_argument("--max-worker-memory", help="replace a worker process past this size, e.g. 8GB")
-    search.add_argument("--max-params", type=int, help="fail trials whose model has more parameters")
-    search.add_argument("--max-consecutive-failures", type=int, default=settings.DEFAULTS["max_consecutive_failures"], help="failed trials in a row that end the search")
-    commands.add_parser("search", parents=[search], help="run (or resume) a model search").set_defaults(run=cmd_search)
+    search = commands.add_parser("search", help="run (or resume) a model search", epilog=_epilog(),
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_search_options(search)
+    search.set_defaults(run=cmd_search)
 
-    chief = commands.add_parser(
-        "chief", parents=[search], help="run a search whose trials workers on other machines train"
-    )
-    chief.add_argument("--bind", default="127.0.0.1:8765", help="HOST:PORT the workers connect to")
-    chief.set_defaults(run=cmd_chief)
+    chief = commands.add_parser("chief", help="run a search whose trials workers on other machines train",
+                                epilog=_epilog(), formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_search_options(chief, workers=0, bind="127.0.0.1:8765")
+    chief.set_defaults(run=cmd_search)
 
     from .worker import add_arguments
 
@@ -268,19 +415,37 @@ def build_parser() -> argparse.ArgumentParser:
     worker.set_defaults(run=cmd_worker)
 
     board = commands.add_parser("leaderboard", help="show the trials of a run directory")
-    board.add_argument("run_dir")
+    board.add_argument("run_dir", metavar="RUN_DIR")
     board.add_argument("--all-columns", action="store_true", help="include every hyperparameter")
-    board.add_argument("--csv", action="store_true", help="print CSV with every column")
+    shape = board.add_mutually_exclusive_group()
+    shape.add_argument("--csv", action="store_true", help="print CSV with every column")
+    shape.add_argument("--json", action="store_true", help="print JSON with every column")
     board.set_defaults(run=cmd_leaderboard)
 
+    predict = _model_command(
+        commands, "predict", cmd_predict, "predict with a trained model on a file or folder",
+        "Predict each row of DATA (a .csv/.csv.gz/.tsv table, an .npz file with x, or a folder of images, in class "
+        "sub-folders or not) with a run's model, a batch at a time, into --to.",
+        data_help="the rows to predict: a file or a folder of images", json_help="print the summary as JSON",
+    )
+    predict.add_argument("--to", required=True, metavar="FILE", help="file to write: .csv, .tsv or .jsonl, or - for stdout")
+    predict.add_argument("--proba", action="store_true", help="add each class's probability (classification)")
+    predict.add_argument("--overwrite", action="store_true", help="replace the file at --to")
+    _model_command(
+        commands, "evaluate", cmd_evaluate, "score a trained model on the held-out split or on a file or folder with targets",
+        "The metrics of a run's model on its held-out test split, or on DATA with its targets (the forms predict "
+        "reads), and the confusion matrix for classification.",
+        data_help="data with targets (default: the held-out split)", json_help="print JSON", optional_data=True,
+    )
+
     stop = commands.add_parser("stop", help="ask a running search (any process, any machine) to stop after its epoch")
-    stop.add_argument("run_dir")
+    stop.add_argument("run_dir", metavar="RUN_DIR")
     stop.set_defaults(run=cmd_stop)
 
     from .export import DEFAULT_FORMATS, FORMATS
 
     export = commands.add_parser("export", help="export a trained model for deployment, verified by each runtime")
-    export.add_argument("run_dir")
+    export.add_argument("run_dir", metavar="RUN_DIR")
     export.add_argument("--to", required=True, help="folder to write (replaced only with --overwrite)")
     export.add_argument("--format", nargs="+", choices=list(FORMATS), default=list(DEFAULT_FORMATS))
     export.add_argument("--trial", help="trial id (default: the best trial)")
@@ -306,10 +471,13 @@ def main(argv=None) -> int:
         return args.run(args)
     except AutomodelError as exc:
         print(f"automodel: error: {exc}", file=sys.stderr)
-        return 2
+        return USAGE_OR_DATA_ERROR
     except KeyboardInterrupt:
         print("automodel: interrupted; the run directory resumes where it stopped.", file=sys.stderr)
-        return 130
+        return INTERRUPTED
+    except BrokenPipeError:  # `automodel ... | head`: the reader has what it wanted
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
+        return DONE
 
 
 if __name__ == "__main__":
