@@ -448,7 +448,8 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("run_dir", metavar="RUN_DIR")
     export.add_argument("--to", required=True, help="folder to write (replaced only with --overwrite)")
     export.add_argument("--format", nargs="+", choices=list(FORMATS), default=list(DEFAULT_FORMATS))
-    export.add_argument("--trial", help="trial id (default: the best trial)")
+    export.add_argument("--trial", help="the model to export: a trial id, refit, ensemble (default: the model the "
+                        "search found)")
     export.add_argument("--overwrite", action="store_true", help="replace an earlier export at --to")
     export.set_defaults(run=cmd_export)
 

@@ -30,9 +30,9 @@ def jsonable(value):
     return str(value)  # paths, timestamps
 
 
-def print_json(value, lines: bool = False) -> None:
-    """One JSON document on stdout (on one line with ``lines``, as in an event stream)."""
-    print(json.dumps(jsonable(value), allow_nan=False, indent=None if lines else 1), flush=True)
+def print_json(value, lines: bool = False, file=None) -> None:
+    """One JSON document on stdout, or ``file`` (on one line with ``lines``, as in an event stream)."""
+    print(json.dumps(jsonable(value), allow_nan=False, indent=None if lines else 1), file=file, flush=True)
 
 
 def describe_model(source: dict, named: str | None = None) -> str:

@@ -68,13 +68,13 @@ def cmd_predict(args) -> int:
         raise
     finally:
         progress.end()
-    to_stdout = args.to == "-"
+    summary = sys.stderr if args.to == "-" else sys.stdout  # stdout holds the rows with --to -
     if args.json:
         print_json({"run_dir": str(result.path), "data": args.data, "to": args.to, "rows": output.rows,
-                    "columns": output.columns, "model": source}, lines=to_stdout)
+                    "columns": output.columns, "model": source}, file=summary)
     else:
         print(f"predicted {output.rows} rows with {describe_model(source, args.trial)}: "
-              f"{'stdout' if to_stdout else args.to}", file=sys.stderr if to_stdout else sys.stdout)
+              f"{'stdout' if args.to == '-' else args.to}", file=summary)
     return 0
 
 

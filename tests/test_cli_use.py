@@ -240,9 +240,9 @@ def test_predict_streams_every_form_as_search_result_predicts(capsys, in_process
     rows = json_lines((tmp_path / "p.jsonl").read_text())
     assert [r["row"] for r in rows] == list(range(600))
     assert [r["prediction"] for r in rows] == result.predict(x, trial_id="0").tolist()
-    # an .npz file of x alone, to stdout
-    code, out, err = cli(capsys, "predict", run_dir, files / "x_only.npz", "--to", "-")
-    assert code == 0 and err.startswith("predicted 50 rows")
+    # an .npz file of x alone, to stdout: the rows alone there, the summary on stderr
+    code, out, err = cli(capsys, "predict", run_dir, files / "x_only.npz", "--to", "-", "--json")
+    assert code == 0 and json.loads(err)["rows"] == 50
     table = pd.read_csv(io.StringIO(out))
     assert table["row"].tolist() == list(range(50))
     assert table["prediction"].tolist() == result.predict(x[:50]).tolist()
@@ -334,6 +334,23 @@ def test_listings_stop_and_data_errors_do_not_import_tensorflow(run_dir, files, 
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
+
+
+def test_the_progress_bar_is_drawn_on_a_terminal_only():
+    from automodel.cli_output import Progress
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    for stream, drawn in ((Terminal(), True), (io.StringIO(), False)):
+        progress = Progress("predict", stream)
+        progress.update(512, 0.5)
+        progress.update(1024, 1.0)
+        progress.end()
+        text = stream.getvalue()
+        assert ("\rpredict [" + "#" * 15 + "-" * 15 + "]  50%  512 rows" in text) is drawn
+        assert text.endswith("1,024 rows  0s\n") is drawn
 
 
 def test_version_names_the_libraries():
