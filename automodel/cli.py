@@ -92,6 +92,9 @@ def _board_text(board, objective: str, all_columns: bool) -> str:
         metrics = [c for c in board.columns if c == objective or c.startswith("val_")]
         keep = SUMMARY_COLUMNS[:3] + metrics + SUMMARY_COLUMNS[3:]
         board = board[[c for c in keep if c in board.columns]]
+    board = board.copy()
+    for column in board.columns[board.dtypes.astype(str) == "Int64"]:  # na_rep misses their <NA>
+        board[column] = board[column].astype(object).where(board[column].notna(), "")
     with pd.option_context("display.width", 200, "display.max_columns", 50, "display.max_colwidth", 60):
         return board.to_string(index=False, float_format=lambda v: f"{v:.4g}", na_rep="")
 

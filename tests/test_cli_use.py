@@ -323,6 +323,11 @@ def test_listings_print_json(run_dir):
     assert {row["trial"] for row in trials} == {"0", "1"} and all(row["status"] == "completed" for row in trials)
 
 
+def test_the_leaderboard_shows_missing_values_as_blanks(capsys, run_dir):
+    code, out, _ = cli(capsys, "leaderboard", run_dir)
+    assert code == 0 and "<NA>" not in out and "nan" not in out.lower()
+
+
 def test_listings_stop_and_data_errors_do_not_import_tensorflow(run_dir, files, tmp_path):
     code = (
         "import sys; from automodel.cli import main\n"
