@@ -22,7 +22,7 @@ import sys
 import textwrap
 
 from . import registry, settings
-from .cli_output import describe_model, print_json, scores
+from .cli_output import describe_ensemble, describe_model, print_json, scores
 from .errors import AutomodelError, SearchError
 from .search_options import SEARCH_OPTIONS
 
@@ -68,6 +68,8 @@ def _print_trial(event, record=None, objective=None, score=None, **info):
         done = record or {}
         print(f"refit: trial {done['trial']} on {done['samples']} samples, {done['epochs']} epochs, "
               f"{done['seconds']:.1f}s" if done else "refit: cut short by the time budget; the trial's own model is kept", flush=True)
+    if event == "ensemble":
+        print(describe_ensemble(record, objective), flush=True)
     if event != "trial_end":
         return
     line = f"trial {record['trial_id']:>4}  {record['architecture'] or '?':<10} {record['status']:<9}"
@@ -133,6 +135,7 @@ def _check_first(options: dict) -> None:
     settings.check(**{name: options.get(name, settings.DEFAULTS.get(name)) for name in (
         "tuner", "max_trials", "epochs", "time_budget", "batch_size", "patience", "max_params",
         "max_consecutive_failures")})
+    settings.check_ensemble_size(options.get("max_ensemble_size"))
     for name in options.get("architectures") or ():
         registry.get_architecture(name)
 
@@ -253,6 +256,24 @@ def cmd_leaderboard(args) -> int:
     else:
         print(f"scored by {describe_validation(meta)}")
         print(_board_text(board, meta["objective"]["name"], args.all_columns))
+    return 0
+
+
+def cmd_ensemble(args) -> int:
+    """Select the ensemble of a run's trials again (``SearchResult.build_ensemble``), from their kept predictions."""
+    from . import ensemble
+    from .cli_files import run_dir
+    from .leaderboard import leaderboard
+
+    run = run_dir(args.run_dir)
+    settings.check_ensemble_size(args.max_size)
+    chosen = ensemble.build(run, args.max_size)
+    objective = run.meta()["objective"]["name"]
+    if args.json:
+        print_json({"run_dir": str(run.path), "ensemble": chosen})
+    else:
+        print(describe_ensemble(chosen, objective))
+        print(_board_text(leaderboard(run.path), objective, all_columns=False))
     return 0
 
 
@@ -440,6 +461,12 @@ def build_parser() -> argparse.ArgumentParser:
         "reads), and the confusion matrix for classification.",
         data_help="data with targets (default: the held-out split)", json_help="print JSON", optional_data=True,
     )
+
+    chosen = commands.add_parser("ensemble", help="select the ensemble of a run's trials again (e.g. with --max-size)")
+    chosen.add_argument("run_dir", metavar="RUN_DIR")
+    chosen.add_argument("--max-size", type=int, help="most distinct trials in it (1: no ensemble; default: no cap)")
+    chosen.add_argument("--json", action="store_true", help="print the ensemble's record as JSON")
+    chosen.set_defaults(run=cmd_ensemble)
 
     stop = commands.add_parser("stop", help="ask a running search (any process, any machine) to stop after its epoch")
     stop.add_argument("run_dir", metavar="RUN_DIR")

@@ -45,6 +45,19 @@ def describe_model(source: dict, named: str | None = None) -> str:
     return which + (" (refit on training and validation data)" if source.get("refit") else "")
 
 
+def describe_ensemble(chosen: dict | None, objective: str) -> str:
+    """One line on the ensemble a search selected (``ensemble.json``), or why it has none."""
+    if not chosen:
+        return "ensemble: none selected yet"
+    if "skipped" in chosen:
+        return f"ensemble: none ({chosen['skipped']})"
+    members = ", ".join(f"{m['trial']} ({m['weight']:.0%})" for m in chosen["members"])
+    single = chosen["best_single"]
+    use = "the default model" if chosen["better"] else "not the default"
+    return (f"ensemble: trials {members}: {objective}={chosen['metrics'][objective]:.4f}, trial {single['trial']} alone "
+            f"{single['metrics'][objective]:.4f} ({chosen['scored_on']}); {use}")
+
+
 def scores(metrics: dict) -> str:
     return ", ".join(f"{name}={value:.4f}" for name, value in metrics.items())
 

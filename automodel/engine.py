@@ -170,7 +170,7 @@ def search(
             run.update_meta(status=status, updated=now())
     chosen_ensemble = ensemble.build(run, max_ensemble_size)
     if reporter is not None:
-        reporter("ensemble", record=chosen_ensemble)
+        reporter("ensemble", record=chosen_ensemble, objective=prepared.spec.objective)
     if refits and not _stopped_by_user(budget):
         _final_refit(run, prepared, chosen, budget, seed, reporter)
     return SearchResult(run.path)

@@ -18,6 +18,7 @@ ENSEMBLE = "ensemble"
 STATUS_ORDER = {"completed": 0, ENSEMBLE: 0, "pruned": 1, "running": 2, "failed": 3}
 # the statuses of trials that kept a trained model (a pruned trial keeps its best epoch)
 WITH_MODEL = ("completed", "pruned")
+ENDED = (*WITH_MODEL, "failed")  # trials that ran to their end (the ensemble row is no trial)
 FIXED_COLUMNS = ["trial", "architecture", "status"]
 TAIL_COLUMNS = ["params", "epochs", "seconds"]
 

@@ -1,5 +1,6 @@
 """The ``automodel`` command end to end, in subprocesses like a user's terminal."""
 
+import json
 import os
 import subprocess
 import sys
@@ -50,7 +51,19 @@ def test_search_then_leaderboard(tmp_path):
     assert board.returncode == 0, board.stderr
     assert board.stdout.startswith("scored by one validation split\n")
     rows = [line for line in board.stdout.splitlines()[2:] if line.strip()]
-    assert len(rows) == 2 and all("cnn" in row and "completed" in row for row in rows)
+    trials = [row for row in rows if not row.lstrip().startswith("ensemble")]
+    assert len(trials) == 2 and all("cnn" in row and "completed" in row for row in trials)
+    ensemble_line = next(line for line in lines if line.startswith("ensemble: "))
+    assert ("ensemble" in board.stdout.split("\n", 2)[2]) == ("none" not in ensemble_line)
+
+    single = automodel("ensemble", str(tmp_path / "cli"), "--max-size", "1")
+    assert single.returncode == 0, single.stderr
+    assert single.stdout.startswith("ensemble: none (max_ensemble_size=1 asks for a single model)")
+    again = automodel("ensemble", str(tmp_path / "cli"), "--json")
+    chosen = json.loads(again.stdout)["ensemble"]
+    assert ("members" in chosen) == ("none" not in ensemble_line)
+    refused = automodel("ensemble", str(tmp_path / "cli"), "--max-size", "0")
+    assert refused.returncode == 2 and "max_ensemble_size=0" in refused.stderr
 
     csv = automodel("leaderboard", str(tmp_path / "cli"), "--csv")
     assert csv.stdout.splitlines()[0].startswith("trial,architecture,status,val_accuracy")

@@ -20,6 +20,7 @@ import ipywidgets as widgets
 
 import automodel
 from automodel import AutomodelError
+from automodel.leaderboard import ENDED
 from automodel.startup import load_tensorflow
 
 from .board import Leaderboard
@@ -112,7 +113,7 @@ class SearchApp(widgets.VBox):
         run_dir = Path(options["directory"]) / options["name"]
         self.board.show(run_dir)  # a resumed run's trials show at once
         earlier = None if options["overwrite"] else self.board.board
-        done = 0 if earlier is None else int((earlier["status"] != "running").sum())
+        done = 0 if earlier is None else int(earlier["status"].isin(ENDED).sum())
         self.progress.begin(options["max_trials"], options["epochs"], done)
         self.result = self.error = None
         self._stop.clear()
