@@ -22,6 +22,10 @@ class Architecture:
     name: str = ""
     tasks: tuple[str, ...] = ()
     description: str = ""
+    # where the architecture's portfolio goes when the search takes every installed
+    # architecture: lower first (a cheap, strong baseline such as rocket is 0, so a
+    # short budget reaches it); equal ranks keep the registry's order
+    portfolio_rank: int = 1
 
     def build(self, hp, spec):
         """Declare hyperparameters on ``hp`` and return a ``keras.Model`` for ``spec``.

@@ -297,7 +297,7 @@ def _choose_architectures(task: str, names: list[str] | None):
                 f"No installed architecture supports task {task!r}. "
                 "Run `automodel plugins` to see what is installed."
             )
-        return list(available.values())
+        return sorted(available.values(), key=lambda arch: arch.portfolio_rank)  # stable: ties keep their order
     if isinstance(names, str):
         names = [names]
     if not names:

@@ -79,3 +79,11 @@ def test_features_of_a_padded_series_are_its_own(tmp_path):
     outputs = np.stack([window[t: t + length] @ weights[:, 0, :] for t in range(len(real))]) + biases
     np.testing.assert_allclose(features[:count], (outputs > 0).mean(axis=0), atol=1.01 / len(real))  # a sign at 0
     np.testing.assert_allclose(features[count: 2 * count], outputs.max(axis=0), rtol=1e-4, atol=1e-4)
+
+
+def test_rocket_runs_first_when_every_sequence_architecture_takes_part():
+    from automodel.engine import _choose_architectures
+
+    names = [arch.name for arch in _choose_architectures("sequence_classification", None)]
+    assert names[0] == "rocket" and {"cnn", "rnn"} <= set(names)
+    assert [a.name for a in _choose_architectures("sequence_classification", ["cnn", "rocket"])] == ["cnn", "rocket"]
