@@ -159,7 +159,9 @@ class SearchForm(widgets.VBox):
         wanted = self._wanted_architectures
         self.architecture_boxes = {}
         rows = []
-        for info in automodel.list_plugins():
+        ranks = {name: arch.portfolio_rank for name, arch in automodel.get_architectures(task).items()}
+        # in the order a search takes them all (portfolio_rank), since the ticked ones are passed in this order
+        for info in sorted(automodel.list_plugins(), key=lambda info: ranks.get(info.name, 1)):
             if task not in info.tasks:
                 continue
             box = widgets.Checkbox(value=wanted is None or info.name in wanted, description=info.name, indent=False, layout={"width": "120px"})
