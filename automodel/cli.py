@@ -22,21 +22,14 @@ import sys
 import textwrap
 
 from . import registry, settings
-from .cli_output import describe_ensemble, describe_model, print_json, scores
+from .cli_output import (DONE, EXIT_CODES, INTERRUPTED, USAGE_OR_DATA_ERROR, board_records, board_text, describe_ensemble,
+                         describe_validation, print_json)
+from .cli_search import run_search, search_options_of
 from .errors import AutomodelError, SearchError
 from .search_options import SEARCH_OPTIONS
 
 BATCH_ROWS = 1024  # rows predict and evaluate read and predict at a time
-SUMMARY_COLUMNS = ["trial", "architecture", "status", "params", "epochs", "seconds", "reason"]
 DEMO = dict(data="digits", architectures=["cnn"], tuner="bayesian", time_budget="60s", name="demo")
-DONE, USAGE_OR_DATA_ERROR, SEARCH_ENDED_EARLY, INTERRUPTED = 0, 2, 3, 130
-EXIT_CODES = {
-    DONE: "done (a search whose time budget ran out is done too)",
-    USAGE_OR_DATA_ERROR: "a usage or data error: one line on stderr names the problem and the fix",
-    SEARCH_ENDED_EARLY: "the search stopped before its end (automodel stop) or failed once it had started "
-    "(trials failing in a row, no trial completed, a worker or the chief failing)",
-    INTERRUPTED: "interrupted (Ctrl-C); the run directory resumes where it stopped",
-}
 # the libraries `automodel --version` reports, by distribution name (the first one installed of each)
 VERSIONS = {
     "automodel": ("automodel",),
@@ -46,152 +39,15 @@ VERSIONS = {
 }
 
 
-def _load_engine():
-    from .startup import load_tensorflow
-
-    load_tensorflow()  # without TensorFlow's C++ start-up lines
-    from .engine import search
-
-    return search
-
-
 # -- output -----------------------------------------------------------------------------------------------------------
-
-
-def _print_trial(event, record=None, objective=None, score=None, **info):
-    if event == "chief_ready":
-        print(f"chief listening on {info['address']}; start workers with:", flush=True)
-        print(f"  automodel worker --chief {info['address']} --dir {info['run_dir']}", flush=True)
-    if event == "refit_start":
-        print("refit: retraining the best trial on training and validation data", flush=True)
-    if event == "refit_end":
-        done = record or {}
-        print(f"refit: trial {done['trial']} on {done['samples']} samples, {done['epochs']} epochs, "
-              f"{done['seconds']:.1f}s" if done else "refit: cut short by the time budget; the trial's own model is kept", flush=True)
-    if event == "ensemble":
-        print(describe_ensemble(record, objective), flush=True)
-    if event != "trial_end":
-        return
-    line = f"trial {record['trial_id']:>4}  {record['architecture'] or '?':<10} {record['status']:<9}"
-    if score is not None:
-        line += f"  {objective}={score:.4f}"
-    line += f"  epochs={record.get('epochs', 0)}  {record.get('seconds', 0):.1f}s"
-    if record.get("reason") or record.get("stopped"):
-        line += f"  ({record.get('reason') or record.get('stopped')})"
-    print(line, flush=True)
-
-
-def _json_event(event, **info):
-    print_json({"event": event, **info}, lines=True)
-
-
-def _board_text(board, objective: str, all_columns: bool) -> str:
-    import pandas as pd
-
-    if board.empty:
-        return "(no trials yet)"
-    if not all_columns:
-        metrics = [c for c in board.columns if c == objective or c.startswith("val_")]
-        keep = SUMMARY_COLUMNS[:3] + metrics + SUMMARY_COLUMNS[3:]
-        board = board[[c for c in keep if c in board.columns]]
-    board = board.copy()
-    for column in board.columns[board.dtypes.astype(str) == "Int64"]:  # na_rep misses their <NA>
-        board[column] = board[column].astype(object).where(board[column].notna(), "")
-    with pd.option_context("display.width", 200, "display.max_columns", 50, "display.max_colwidth", 60):
-        return board.to_string(index=False, float_format=lambda v: f"{v:.4g}", na_rep="")
-
-
-def _board_records(board) -> list[dict]:
-    return board.astype(object).where(board.notna(), None).to_dict(orient="records")
-
-
-def describe_validation(meta: dict) -> str:
-    from .validation import describe
-
-    return describe(meta.get("validation") or {})
 
 
 # -- search -----------------------------------------------------------------------------------------------------------
 
 
-def _read_data(path: str | None, image_size=None):
-    """A data set name or a file as it is (the data layer reads it); a folder as an image folder."""
-    if path is not None and os.path.isdir(path):
-        from .data import image_folder
-
-        return image_folder(path, image_size=tuple(image_size) if image_size else None)
-    return path
-
-
-def ended_early(status: str) -> bool:
-    """Whether a run's status says its search ended before its end: stopped (not by its budget) or failed."""
-    if status == "finished":
-        return False
-    return not (status.startswith("stopped") and "time budget" in status)
-
-
-def _check_first(options: dict) -> None:
-    """The checks of ``automodel.search`` that need no TensorFlow, so that a mistyped option costs no wait."""
-    settings.check(**{name: options.get(name, settings.DEFAULTS.get(name)) for name in (
-        "tuner", "max_trials", "epochs", "time_budget", "batch_size", "patience", "max_params",
-        "max_consecutive_failures")})
-    settings.check_ensemble_size(options.get("max_ensemble_size"))
-    for name in options.get("architectures") or ():
-        registry.get_architecture(name)
-
-
-def _run_search(options: dict, as_json: bool = False) -> int:
-    """Run a search and sum it up; exit 3 if it stops early or fails once started (see ``EXIT_CODES``)."""
-    _check_first(options)
-    search = _load_engine()
-    started = []
-    report = _json_event if as_json else _print_trial
-
-    def reporter(event, **info):
-        if event == "search_start":  # settings, data and plugins are checked by now
-            started.append(event)
-        report(event, **info)
-
-    try:
-        result = search(reporter=reporter, **options)
-        meta = result.run.meta()
-        summary = {"run_dir": str(result.path), "status": meta["status"], "validation": describe_validation(meta)}
-        source = result.model_source()
-        summary.update(model=source, test=result.evaluate())
-    except AutomodelError as exc:
-        if not started:
-            raise  # a usage or data error, before anything was trained
-        if as_json:
-            _json_event("search_end", status="failed", error=str(exc), exit_code=SEARCH_ENDED_EARLY)
-        print(f"automodel: the search failed: {exc}", file=sys.stderr)
-        return SEARCH_ENDED_EARLY
-    code = SEARCH_ENDED_EARLY if ended_early(meta["status"]) else DONE
-    if as_json:
-        _json_event("search_end", **summary, exit_code=code)
-    else:
-        print()
-        print(_board_text(result.leaderboard(), meta["objective"]["name"], all_columns=False))
-        print()
-        print(f"run directory: {result.path}  ({meta['status']}; scored by {summary['validation']})")
-        print(f"{describe_model(source)} on the held-out test split: {scores(summary['test'])}")
-    if code != DONE:
-        print(f"automodel: the search ended early ({meta['status']}); run the same command again to resume it.",
-              file=sys.stderr)
-    return code
-
-
-def _search_options(args) -> dict:
-    options = {row.name: getattr(args, row.name) for row in SEARCH_OPTIONS}
-    for name in ("data", "validation_data", "test_data"):
-        options[name] = _read_data(options[name], args.image_size)
-    target = options["target"]
-    options["target"] = target[0] if target and len(target) == 1 else target
-    return options
-
-
 def cmd_search(args) -> int:
     """``search``, and ``chief`` (the same search, serving its trials to workers that connect)."""
-    return _run_search(_search_options(args), as_json=args.json)
+    return run_search(search_options_of(args), as_json=args.json)
 
 
 def cmd_worker(args) -> int:
@@ -202,7 +58,7 @@ def cmd_worker(args) -> int:
 
 def cmd_demo(args) -> int:
     print("automodel demo: a model search on the embedded digits data set (8x8 images, 10 classes)")
-    return _run_search(dict(DEMO, directory=args.dir))
+    return run_search(dict(DEMO, directory=args.dir))
 
 
 # -- listing ----------------------------------------------------------------------------------------------------------
@@ -250,12 +106,12 @@ def cmd_leaderboard(args) -> int:
     if args.json:
         print_json({"run_dir": str(run.path), "task": meta["task"], "status": meta.get("status"),
                     "objective": meta["objective"], "validation": describe_validation(meta),
-                    "trials": _board_records(board)})
+                    "trials": board_records(board)})
     elif args.csv:
         print(board.to_csv(index=False), end="")
     else:
         print(f"scored by {describe_validation(meta)}")
-        print(_board_text(board, meta["objective"]["name"], args.all_columns))
+        print(board_text(board, meta["objective"]["name"], args.all_columns))
     return 0
 
 
@@ -273,7 +129,7 @@ def cmd_ensemble(args) -> int:
         print_json({"run_dir": str(run.path), "ensemble": chosen})
     else:
         print(describe_ensemble(chosen, objective))
-        print(_board_text(leaderboard(run.path), objective, all_columns=False))
+        print(board_text(leaderboard(run.path), objective, all_columns=False))
     return 0
 
 

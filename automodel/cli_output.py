@@ -12,6 +12,16 @@ import math
 import sys
 import time
 
+DONE, USAGE_OR_DATA_ERROR, SEARCH_ENDED_EARLY, INTERRUPTED = 0, 2, 3, 130
+EXIT_CODES = {
+    DONE: "done (a search whose time budget ran out is done too)",
+    USAGE_OR_DATA_ERROR: "a usage or data error: one line on stderr names the problem and the fix",
+    SEARCH_ENDED_EARLY: "the search stopped before its end (automodel stop) or failed once it had started "
+    "(trials failing in a row, no trial completed, a worker or the chief failing)",
+    INTERRUPTED: "interrupted (Ctrl-C); the run directory resumes where it stopped",
+}
+SUMMARY_COLUMNS = ["trial", "architecture", "status", "params", "epochs", "seconds", "reason"]
+
 
 def jsonable(value):
     """``value`` with numpy and pandas scalars as Python ones, and NaN, infinities and missing values as None."""
@@ -86,3 +96,29 @@ class Progress:
         if self.drawn:
             self.stream.write("\n")
             self.stream.flush()
+
+
+def board_text(board, objective: str, all_columns: bool) -> str:
+    import pandas as pd
+
+    if board.empty:
+        return "(no trials yet)"
+    if not all_columns:
+        metrics = [c for c in board.columns if c == objective or c.startswith("val_")]
+        keep = SUMMARY_COLUMNS[:3] + metrics + SUMMARY_COLUMNS[3:]
+        board = board[[c for c in keep if c in board.columns]]
+    board = board.copy()
+    for column in board.columns[board.dtypes.astype(str) == "Int64"]:  # na_rep misses their <NA>
+        board[column] = board[column].astype(object).where(board[column].notna(), "")
+    with pd.option_context("display.width", 200, "display.max_columns", 50, "display.max_colwidth", 60):
+        return board.to_string(index=False, float_format=lambda v: f"{v:.4g}", na_rep="")
+
+
+def board_records(board) -> list[dict]:
+    return board.astype(object).where(board.notna(), None).to_dict(orient="records")
+
+
+def describe_validation(meta: dict) -> str:
+    from .validation import describe
+
+    return describe(meta.get("validation") or {})
