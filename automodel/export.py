@@ -278,13 +278,9 @@ def _inference(result, model, trial: str, x) -> dict:
     measured = {"params": int(model.count_params()), "seconds_per_sample": seconds_per_sample(model, x)}
     if trial != ENSEMBLE:
         return measured
-    best = result.model(_best_single_choice(result))
+    best = result.model(result.best_single())
     return {**measured, "best_single": {"trial": result.best_trial_id, "params": int(best.count_params()),
                                         "seconds_per_sample": seconds_per_sample(best, x)}}
-
-
-def _best_single_choice(result) -> str:
-    return "refit" if result.refit_record() is not None else result.best_trial_id
 
 
 def seconds_per_sample(model, x, repeats: int = 5) -> float:

@@ -146,6 +146,10 @@ class SearchResult:
         return {"trial": trial, "refit": False, "samples": self.meta["data"]["split"]["train"],
                 "trained_on": "the training split"}
 
+    def best_single(self) -> str:
+        """The best single model's choice: ``"refit"`` where the search refit its best trial, else that trial."""
+        return self._member_choice(self.best_trial_id)
+
     def _member_choice(self, trial_id: str) -> str:
         """How an ensemble member's model is chosen: its refit where the search refit it."""
         done = self.refit_record()

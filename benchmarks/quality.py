@@ -129,8 +129,7 @@ def with_automodel(dataset, budget: float, seed: int) -> dict:
         statuses = result.leaderboard()["status"]
         chosen = result.ensemble_record() or {}
         default = result.resolve()[0]
-        single = "refit" if result.refit_record() else result.best_trial_id
-        models = {"single": _model_on_test(result, dataset, test, single)}
+        models = {"single": _model_on_test(result, dataset, test, result.best_single())}
         if chosen.get("members"):
             models["ensemble"] = {**_model_on_test(result, dataset, test, "ensemble"), "members": len(chosen["members"])}
         return {
