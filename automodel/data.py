@@ -205,13 +205,14 @@ def _prepare_folder(task: Task, folder: ImageFolder, seed: int) -> PreparedData:
     spec = TaskSpec.for_task(
         task, input_shape=listing.image_shape, input_dtype="float32", mean=mean, variance=variance,
         value_range=value_range, num_classes=len(listing.classes), class_names=listing.classes,
+        samples=len(train.files),
     )
     return PreparedData(spec, train, validation, test, listing.classes, listing.fingerprint, source="image_folder")
 
 
 def _spec_fields(task: Task, train, classes, y) -> dict:
     x = train[0]
-    fields = {"input_shape": tuple(x.shape[1:])}
+    fields = {"input_shape": tuple(x.shape[1:]), "samples": len(x)}
     if task.inputs == "text":
         fields.update(input_dtype="string", vocabulary=_vocabulary(x), **_ngram_fields(x))
     else:

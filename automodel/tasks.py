@@ -126,6 +126,8 @@ class TaskSpec(_Objective):
     ``ngram_document_counts`` in how many of the ``documents`` training texts
     each occurs: the TF-IDF weights of ``ngram_vectorizer``. ``output_shape``
     (regression) is the shape of one target.
+    ``samples`` is the number of training samples, so an architecture can
+    choose by the data's size (rocket's closed-form readout, for instance).
     ``lengths`` (sequences of different lengths) is the (shortest, longest)
     series of the data: the series are padded at the end with ``PADDING_VALUE``
     to ``input_shape[0]``, the longest, and ``inputs()`` masks the padding.
@@ -147,6 +149,7 @@ class TaskSpec(_Objective):
     ngram_document_counts: list[int] | None = None
     documents: int | None = None
     lengths: tuple | None = None
+    samples: int | None = None
 
     @classmethod
     def for_task(cls, task: Task, **fields) -> "TaskSpec":

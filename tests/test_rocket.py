@@ -1,9 +1,10 @@
-"""The rocket plugin: random dilated kernels, PPV and max features, a trained readout."""
+"""The rocket plugin: random dilated kernels, PPV and max features, a ridge (or, on big data, trained) readout."""
 
 import numpy as np
 import pytest
 
 import automodel
+from automodel.plugins import rocket as rocket_plugin
 from automodel.plugins.rocket import DILATIONS, Rocket, kernel_groups
 from automodel.tasks import PADDING_VALUE
 
@@ -38,10 +39,52 @@ def rocket_run(tmp_path_factory):
 def test_a_rocket_search_learns_the_waves(rocket_run):
     board = rocket_run.leaderboard()
     assert board.iloc[0]["status"] == "completed" and board.iloc[0]["val_accuracy"] >= 0.9
+    assert board.iloc[0]["rocket/readout"] == "ridge" and board.iloc[0]["epochs"] == 1  # solved, then measured once
     assert rocket_run.evaluate()["accuracy"] >= 0.9
-    model = rocket_run.model(rocket_run.best_trial_id)
-    trainable = sum(int(np.prod(w.shape)) for w in model.trainable_weights)
-    assert trainable < model.count_params() / 2  # the kernels are frozen: only the readout learned
+
+
+def test_the_ridge_readout_is_scikit_learns_ridge_with_a_fitted_temperature():
+    import keras
+    import keras_tuner as kt
+    from scipy.special import softmax
+    from sklearn.linear_model import RidgeClassifierCV
+
+    from automodel.data import prepare
+
+    x, y = _waves(np.random.default_rng(2), 40)
+    spec = prepare("sequence_classification", (x, y), seed=0).spec
+    model = Rocket().build(kt.HyperParameters(), spec)
+    rocket_plugin.solve_readout(model, spec, x, y, batch_size=32)
+
+    features = keras.Model(model.inputs, model.get_layer("features").output).predict(x, verbose=0).astype("float64")
+    spread = features.std(axis=0)
+    standardised = (features - features.mean(axis=0)) / np.where(spread > 0, spread, 1.0)
+    reference = RidgeClassifierCV(alphas=rocket_plugin.ALPHAS).fit(standardised, y)
+    scores = reference.decision_function(standardised)
+    scores = np.stack([-scores, scores], axis=1)  # two classes: scikit-learn keeps one score, +1 for class 1
+    probabilities = model.predict(x, verbose=0)
+    temperature = np.log(probabilities[:, 1] / probabilities[:, 0]) / (2 * scores[:, 1])
+    assert np.ptp(temperature) < 1e-2 * temperature.mean()  # one temperature on ridge's own scores, from the grid
+    assert min(abs(temperature.mean() / t - 1) for t in rocket_plugin.TEMPERATURES) < 1e-2
+    np.testing.assert_allclose(probabilities, softmax(temperature.mean() * scores, axis=1), atol=2e-3)
+
+
+def test_a_rocket_regression_fits_the_series_and_big_data_trains_its_readout(tmp_path, monkeypatch):
+    rng = np.random.default_rng(3)
+    x, _ = _waves(rng, 40)
+    y = x[:, :, 0].std(axis=1) * 3  # a property of the whole series
+    ridge = automodel.search(task="sequence_regression", data=(x, y), architectures=["rocket"], tuner="random",
+                             max_trials=1, directory=tmp_path, name="ridge", seed=0, validation="split")
+    predicted = ridge.predict(x).ravel()
+    assert np.sqrt(np.mean((predicted - y) ** 2)) < 0.3 * y.std()  # far better than the mean
+
+    monkeypatch.setattr(rocket_plugin, "RIDGE_LIMIT", 10)
+    trained = automodel.search(task="sequence_regression", data=(x, y), architectures=["rocket"], tuner="random",
+                               max_trials=1, epochs=3, directory=tmp_path, name="trained", seed=0, validation="split")
+    row = trained.leaderboard().iloc[0]
+    assert row["rocket/readout"] == "gradient" and row["epochs"] == 3 and row["rocket/learning_rate"] > 0
+    model = trained.model(trained.best_trial_id)
+    assert 0 < sum(int(np.prod(w.shape)) for w in model.trainable_weights) < model.count_params() / 2  # kernels frozen
 
 
 def test_the_same_configuration_draws_the_same_kernels(rocket_run):
