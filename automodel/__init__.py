@@ -6,6 +6,7 @@ plugins and showing the notebook panel stay fast.
 """
 
 import os
+from importlib.metadata import PackageNotFoundError, version
 
 from . import data  # automodel.data.image_folder(...)
 from .architecture import Architecture
@@ -17,10 +18,13 @@ from .tasks import Task, TaskSpec
 # TensorFlow's C++ start-up chatter would flood notebooks and terminals.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-__version__ = "0.1.0"
+try:
+    __version__ = version("automodel")  # pyproject.toml says it, once
+except PackageNotFoundError:  # a source tree that was never installed
+    __version__ = "unknown"
 
 _LAZY = {
-    "search": ("automodel.engine", "search"),
+    "search": ("automodel.api", "search"),
     "open_run": ("automodel.result", "open_run"),
     "SearchResult": ("automodel.result", "SearchResult"),
 }

@@ -1,9 +1,9 @@
 """``SearchResult``: a finished (or running, or resumed) search, read from its run directory.
 
 Which model a call means: none named, the ensemble of trials when it scores
-better on validation than the best trial alone (``ensemble.py``), else the best
+better on validation than the best trial alone (``engine/ensemble.py``), else the best
 trial's final refit on training plus validation data when the search made one
-(``refit.py``), else the best trial; ``"ensemble"``, the ensemble; ``"refit"``,
+(``engine/refit.py``), else the best trial; ``"ensemble"``, the ensemble; ``"refit"``,
 that refit; a trial id, that trial's own model, trained on the training split.
 An ensemble's members are their trials' models, the refit one for the refit
 trial. ``model_source`` says which, for the model card and the CLI.
@@ -15,11 +15,13 @@ from pathlib import Path
 
 import numpy as np
 
-from . import ensemble, refit, registry, session
-from .data import fit_arguments, in_memory, load_split, to_model_inputs
-from .errors import DataError, SearchError
-from .leaderboard import ENSEMBLE, WITH_MODEL, leaderboard
-from .rundir import RunDir
+from . import registry
+from .data.prepared import encode_labels, fit_arguments, in_memory, load_split, to_model_inputs
+from .engine import ensemble, refit
+from .errors import SearchError
+from .runs import stop
+from .runs.leaderboard import ENSEMBLE, WITH_MODEL, leaderboard
+from .runs.rundir import RunDir
 from .tasks import TaskSpec
 
 CHECKPOINT = "checkpoint.weights.h5"
@@ -70,7 +72,7 @@ class SearchResult:
         return str(completed.iloc[0]["trial"])
 
     def _hyperparameters(self, trial_id: str):
-        from .hypermodel import trial_hyperparameters
+        from .engine.hypermodel import trial_hyperparameters
 
         hp = trial_hyperparameters(self.run, trial_id)
         if hp is None:
@@ -165,7 +167,7 @@ class SearchResult:
                                           for m in members])
             self._models[key] = self.spec.compile(model)  # evaluate() needs its loss and metrics
         if key not in self._models:
-            from .hypermodel import JointHyperModel, load_weights_only
+            from .engine.hypermodel import JointHyperModel, load_weights_only
 
             hp = self._hyperparameters(trial_id)
             checkpoint = refit.weights_path(self.run) if refitted else self.run.trial_dir(trial_id) / CHECKPOINT
@@ -188,16 +190,9 @@ class SearchResult:
         return to_model_inputs(self.spec.inputs_kind, x, self.spec.input_shape, padded=self.spec.padded)
 
     def _targets(self, y) -> np.ndarray:
-        y = np.asarray(y)
         if self.classes is None:
-            return y.astype("float32")
-        index = {label: i for i, label in enumerate(self.classes)}
-        try:
-            return np.array([index[label] for label in y.tolist()], dtype="int64")
-        except KeyError as missing:
-            raise DataError(
-                f"Label {missing.args[0]!r} is not a class of this run ({self.classes})."
-            ) from None
+            return np.asarray(y).astype("float32")
+        return encode_labels(y, self.classes, "y")
 
     def evaluate(self, data=None, trial_id: str | None = None) -> dict:
         """Metrics of the model on the held-out test split, or on ``(x, y)``.
@@ -215,7 +210,7 @@ class SearchResult:
             split = self._inputs(data[0]), self._targets(data[1])
         model = self.model(trial_id)
         if self.spec.target == "generation":
-            from .generation import FrechetEvaluator, feature_model
+            from .engine.generation import FrechetEvaluator, feature_model
 
             reference = in_memory(split)[0]
             return {"fid": FrechetEvaluator(feature_model(self.run), reference).generator_distance(model)}
@@ -252,7 +247,7 @@ class SearchResult:
         ``model_card.json`` and ``MODEL_CARD.md``) records the results. An
         existing ``path`` is replaced only with ``overwrite=True``.
         """
-        from .export import export_model
+        from .export.exporter import export_model
 
         return export_model(self, path, formats=formats, trial=trial, overwrite=overwrite)
 
@@ -266,13 +261,13 @@ class SearchResult:
         status = self.run.meta().get("status")
         if status != "running":
             raise SearchError(f"{self.path} is not running (its status is {status!r}), so there is nothing to stop.")
-        session.request_stop(self.run, reason)
+        stop.request_stop(self.run, reason)
 
     def generate(self, n: int = 16, seed: int = 0, trial_id: str | None = None) -> np.ndarray:
         """``n`` images from the best (or given) generator, in the data's value range."""
         if self.spec.target != "generation":
             raise SearchError(f"generate() is for image generation; this run is {self.task!r}.")
-        from .generation import generate
+        from .engine.generation import generate
 
         return generate(self.model(trial_id), n, seed)
 

@@ -10,13 +10,14 @@ import re
 
 from .errors import SearchError
 
-# tuner name -> what the notebook panel calls it; tuners.py maps them to KerasTuner
+# tuner name -> what the notebook panel calls it; KERAS_TUNERS, the KerasTuner tuner behind it
 TUNERS = {
     "bayesian": "Bayesian optimisation",
     "random": "Random search",
     "hyperband": "Hyperband",
     "grid": "Grid search",
 }
+KERAS_TUNERS = {"bayesian": "BayesianOptimization", "random": "RandomSearch", "hyperband": "Hyperband", "grid": "GridSearch"}
 
 # validation= values: how trials are scored (validation.py)
 VALIDATIONS = ("auto", "split", "cv")

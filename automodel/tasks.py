@@ -38,7 +38,7 @@ TARGET_KINDS = ("classification", "regression", "generation")
 OBJECTIVES = {
     "classification": ("val_accuracy", "max"),
     "regression": ("val_loss", "min"),
-    # Frechet distance of generated to held-out images (automodel.generation)
+    # Frechet distance of generated to held-out images (automodel.engine.generation)
     "generation": ("fid", "min"),
 }
 

@@ -57,7 +57,7 @@ def _tensorflow_side() -> dict:
     import keras
     import keras_tuner
 
-    from automodel.distributed import visible_gpus
+    from automodel.distributed.plan import visible_gpus
     from automodel.startup import load_tensorflow
 
     tf = load_tensorflow()

@@ -48,9 +48,9 @@ def measure(variant: str, trials: int, epochs: int, seed: int = 0, env: dict | N
 
 def with_automodel(directory: str, trials: int, epochs: int, seed: int) -> dict:
     import pandas as pd
-    from automodel.plugins.cnn import CNN
 
     import automodel
+    from automodel.plugins.cnn import CNN
     from benchmarks.timing import PhaseTimer
 
     class TimedCNN(CNN):
@@ -83,9 +83,9 @@ def with_automodel(directory: str, trials: int, epochs: int, seed: int) -> dict:
 def with_keras_tuner(directory: str, trials: int, epochs: int, seed: int) -> dict:
     import keras
     import keras_tuner as kt
-    from automodel.plugins.cnn import CNN
 
     from automodel.data import prepare
+    from automodel.plugins.cnn import CNN
     from benchmarks.timing import PhaseTimer
 
     data = prepare(None, "digits", seed=seed)  # automodel's split, and the spec the plugin builds from

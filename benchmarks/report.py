@@ -194,7 +194,7 @@ def _ensembles(quality: dict) -> str:
         return ""
     intro = (
         "### automodel's best single model and its ensemble\n\nThe same searches: the best trial (its final refit) "
-        "and the ensemble selected over the trials on their validation predictions (`automodel/ensemble.py`), each "
+        "and the ensemble selected over the trials on their validation predictions (`automodel/engine/ensemble.py`), each "
         "scored on the test set, with the time `result.predict` takes per test sample (median of three calls). "
         "The default is the model `result.predict()` uses: the ensemble when it scored better on validation."
     )

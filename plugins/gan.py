@@ -1,4 +1,4 @@
-"""A DCGAN for image generation, scored by a Frechet distance (see automodel.generation).
+"""A DCGAN for image generation, scored by a Frechet distance (see automodel.engine.generation).
 
 The search space covers both networks: latent size, depth (upsampling steps),
 width, batch norm in the generator, dropout in the discriminator, one learning

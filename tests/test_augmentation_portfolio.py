@@ -14,6 +14,8 @@ import math
 import keras_tuner as kt
 import numpy as np
 import pytest
+from test_export import ALL_FORMATS, reload_outputs
+from test_plugins import layer_types
 
 from automodel.data import prepare
 from automodel.plugins.augmentation import AUGMENTATION
@@ -21,8 +23,6 @@ from automodel.plugins.cnn import CNN
 from automodel.plugins.gan import GAN
 from automodel.plugins.rnn import RNN
 from automodel.plugins.vgg16 import VGG16Transfer
-from test_export import ALL_FORMATS, reload_outputs
-from test_plugins import layer_types
 
 # a demo data set per task: (task, data) for prepare()
 DEMO = {

@@ -129,9 +129,9 @@ def files(tmp_path_factory, small_digits):
 @pytest.fixture
 def in_process(monkeypatch, run_dir, result):
     """``main`` opens the shared run as ``result``, whose models are built already."""
-    import automodel.cli_use
+    import automodel.cli.use
 
-    monkeypatch.setattr(automodel.cli_use, "open_result", lambda path: result if str(path) == str(run_dir) else None)
+    monkeypatch.setattr(automodel.cli.use, "open_result", lambda path: result if str(path) == str(run_dir) else None)
 
 
 def cli(capsys, *args) -> tuple[int, str, str]:
@@ -189,11 +189,11 @@ def test_a_stopped_search_exits_3(capsys, tmp_path, digits_npz):
 
 
 def test_search_options_follow_the_python_api():
-    """One table of options (search_options.py): every keyword of automodel.search, with its default."""
+    """One table of options (cli/options.py): every keyword of automodel.search, with its default."""
     import inspect
 
-    from automodel.engine import search
-    from automodel.search_options import PROGRAM_ONLY, SEARCH_OPTIONS
+    from automodel.api import search
+    from automodel.cli.options import PROGRAM_ONLY, SEARCH_OPTIONS
 
     parameters = inspect.signature(search).parameters
     rows = {row.name: row for row in SEARCH_OPTIONS}
@@ -342,7 +342,7 @@ def test_listings_stop_and_data_errors_do_not_import_tensorflow(run_dir, files, 
 
 
 def test_the_progress_bar_is_drawn_on_a_terminal_only():
-    from automodel.cli_output import Progress
+    from automodel.cli.output import Progress
 
     class Terminal(io.StringIO):
         def isatty(self):

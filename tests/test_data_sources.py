@@ -5,10 +5,10 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import trials_only
 
 from automodel import DataError
 from automodel.data import FileSplit, fit_arguments, image_folder, in_memory, prepare
-from conftest import trials_only
 
 
 def write_images(root, classes=("cat", "dog", "emu"), per_class=6, size=(8, 8), mode="L", seed=0):

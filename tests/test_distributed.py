@@ -15,11 +15,11 @@ import time
 
 import psutil
 import pytest
+from conftest import trials_only
 
 import automodel
 from automodel import SearchError
-from automodel.distributed import parse_size, plan
-from conftest import trials_only
+from automodel.distributed.plan import parse_size, plan
 
 SEARCH = dict(task="image_classification", tuner="random", batch_size=64)
 

@@ -7,12 +7,12 @@ import textwrap
 
 import numpy as np
 import pytest
-
-import automodel
-from automodel import ensemble
-from automodel.rundir import RunDir
 from conftest import plugin_of, registered, tiny_architecture
 from test_export import reload_outputs
+
+import automodel
+from automodel.engine import ensemble
+from automodel.runs.rundir import RunDir
 
 ALL_FORMATS = ["keras", "saved_model", "tflite", "onnx"]
 

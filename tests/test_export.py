@@ -16,10 +16,10 @@ import warnings
 
 import numpy as np
 import pytest
+from conftest import trials_only
 
 from automodel import AutomodelError
-from automodel.model_card import CARD_JSON, CARD_MARKDOWN
-from conftest import trials_only
+from automodel.export.model_card import CARD_JSON, CARD_MARKDOWN
 
 ALL_FORMATS = ["keras", "saved_model", "tflite", "onnx"]
 ATOL = 1e-4
@@ -222,8 +222,9 @@ def test_missing_onnx_extra_names_the_install_command(digits_run, tmp_path, monk
 
 
 def test_a_trial_without_a_model_is_refused(small_digits, tmp_path):
-    import automodel
     from conftest import plugin_of, registered, tiny_architecture
+
+    import automodel
 
     def broken(arch, hp, model, spec, *args, **kwargs):
         raise RuntimeError("no model today")

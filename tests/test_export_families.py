@@ -12,7 +12,6 @@ import warnings
 
 import numpy as np
 import pytest
-
 from test_export import ALL_FORMATS, reload_outputs, run_onnx
 
 FAMILIES = {

@@ -7,6 +7,7 @@ import sys
 import keras_tuner as kt
 import numpy as np
 import pytest
+from conftest import trials_only
 
 import automodel
 from automodel.data import prepare
@@ -14,7 +15,6 @@ from automodel.plugins.cnn import CNN
 from automodel.plugins.gan import GAN
 from automodel.plugins.rnn import RNN
 from automodel.plugins.vgg16 import VGG16Transfer
-from conftest import trials_only
 
 
 @pytest.fixture(scope="module")

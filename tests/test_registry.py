@@ -1,10 +1,10 @@
 """The plugin registry: entry points, allow/block lists, and plugins that are wrong."""
 
 import pytest
+from conftest import plugin_of, registered, tiny_architecture
 
 import automodel
 from automodel import PluginError, Task, hookimpl
-from conftest import plugin_of, registered, tiny_architecture
 
 GOOD_PLUGIN = """
 from automodel import Architecture, hookimpl

@@ -7,10 +7,10 @@ import sys
 import time
 
 import pytest
+from conftest import plugin_of, registered, tiny_architecture, trials_only
 
 import automodel
 from automodel import SearchError
-from conftest import plugin_of, registered, tiny_architecture, trials_only
 
 EPOCHS = 40
 SEARCH_SCRIPT = f"""

@@ -5,10 +5,10 @@ import time
 
 import numpy as np
 import pytest
+from conftest import plugin_of, registered, tiny_architecture, trials_only
 
 import automodel
 from automodel import DataError, SearchError
-from conftest import plugin_of, registered, tiny_architecture, trials_only
 
 
 def test_search_trains_and_ranks_trials(digits_run):

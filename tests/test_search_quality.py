@@ -9,13 +9,12 @@ from __future__ import annotations
 import time
 
 import pytest
+from conftest import plugin_of, registered, tiny_architecture, trials_only
 
 import automodel
-from automodel import protocol
-from automodel.pruning import MedianPruner
-from automodel.rundir import RunDir
-
-from conftest import plugin_of, registered, tiny_architecture, trials_only
+from automodel.engine import protocol
+from automodel.engine.pruning import MedianPruner
+from automodel.runs.rundir import RunDir
 
 
 # -- the training protocol -----------------------------------------------------------------
@@ -249,7 +248,7 @@ def test_a_trial_takes_at_most_a_quarter_of_the_time_budget(tmp_path, small_digi
 
 # -- cross-validation on small data ----------------------------------------------------------
 def test_validation_choice_follows_data_size_and_budget():
-    from automodel import validation
+    from automodel.engine import validation
 
     assert validation.choose("auto", 200, None, None) == {"method": "cv", "folds": validation.FOLDS}
     assert validation.choose("auto", 200, 120, None) == {"method": "split"}  # a short budget wants trials
@@ -301,7 +300,7 @@ def test_small_data_is_cross_validated(cv_run):
 def test_cross_validated_trials_are_ensembled_on_out_of_fold_predictions(cv_run):
     import numpy as np
 
-    from automodel import predictions
+    from automodel.engine import predictions
 
     result = cv_run
     split = result.meta["data"]["split"]

@@ -17,14 +17,14 @@ import warnings
 import keras_tuner as kt
 import numpy as np
 import pytest
+from conftest import trials_only
+from test_export import ALL_FORMATS, reload_outputs, run_onnx
 
 import automodel
 from automodel.data import NGRAM_MIN_DOCUMENTS, prepare
 from automodel.datasets import load_reviews
 from automodel.plugins.rnn import RNN
 from automodel.plugins.text import NgramMLP, TextCNN
-from test_export import ALL_FORMATS, reload_outputs, run_onnx
-from conftest import trials_only
 
 ARCHITECTURES = {"ngram_mlp": NgramMLP, "text_cnn": TextCNN}
 # casing, punctuation, tabs, newlines, runs of spaces, unknown words, a single word, nothing at all
@@ -246,8 +246,8 @@ def test_onnx_ngrams_and_tf_idf_equal_tensorflow_exactly(reviews, tmp_path):
     import keras
     import tensorflow as tf
 
-    from automodel.export_formats import Signature
-    from automodel.export_onnx import ONNXFormat
+    from automodel.export.formats import Signature
+    from automodel.export.onnx import ONNXFormat
 
     inputs, x = reviews.spec.inputs()
     for ngrams in (1, 2):

@@ -6,13 +6,13 @@ import dataclasses
 
 import numpy as np
 import pytest
+from conftest import trials_only
 
 import automodel
 from automodel import DataError
 from automodel.data import prepare, to_model_inputs
-from automodel.sequences import lengths_of
+from automodel.data.sequences import lengths_of
 from automodel.tasks import PADDING_VALUE
-from conftest import trials_only
 
 TASK = "sequence_classification"
 LONGEST = 20

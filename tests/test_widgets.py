@@ -8,10 +8,10 @@ import time
 
 import numpy as np
 import pytest
+from conftest import plugin_of, registered, tiny_architecture, trials_only
 
 from automodel.widgets import Leaderboard, SearchApp
 from automodel.widgets.worker import Job
-from conftest import plugin_of, registered, tiny_architecture, trials_only
 
 
 def wait_until(condition, timeout=60.0, what="condition"):

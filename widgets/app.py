@@ -20,7 +20,7 @@ import ipywidgets as widgets
 
 import automodel
 from automodel import AutomodelError
-from automodel.leaderboard import ENDED
+from automodel.runs.leaderboard import ENDED
 from automodel.startup import load_tensorflow
 
 from .board import Leaderboard

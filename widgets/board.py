@@ -1,6 +1,6 @@
 """``Leaderboard(run_dir)``: a live view of any run directory.
 
-It reads only the run directory's JSON files (``automodel.leaderboard``, no
+It reads only the run directory's JSON files (``automodel.runs.leaderboard``, no
 TensorFlow), so a local search, a resumed one and one fed by distributed workers
 look the same, and the view can watch a run written by another process. While
 the run's status is ``running`` it re-reads every ``interval`` seconds; the
@@ -14,8 +14,8 @@ from pathlib import Path
 
 import ipywidgets as widgets
 
-from automodel.leaderboard import ENSEMBLE, STATUS_ORDER, WITH_MODEL, leaderboard
-from automodel.rundir import RunDir
+from automodel.runs.leaderboard import ENSEMBLE, STATUS_ORDER, WITH_MODEL, leaderboard
+from automodel.runs.rundir import RunDir
 
 from .curves import curves_png
 from .notice import Notice, describe

@@ -61,6 +61,17 @@ class SearchForm(widgets.VBox):
         self.datasets = automodel.get_datasets()
         self._check_presets(task, dataset, architectures, tuner)
         self._wanted_architectures = architectures
+        self.architecture_boxes: dict[str, widgets.Checkbox] = {}
+        self.architecture_list = widgets.VBox()
+        self._data_widgets(task, dataset, browse_from)
+        self._search_widgets(tuner, max_trials, epochs, time_budget, directory, name)
+        super().__init__([self._layout()])
+        self.task.observe(lambda _: self._task_changed(), "value")
+        self.data.observe(lambda _: self._data_changed(), "value")
+        self._task_changed(dataset)
+
+    def _data_widgets(self, task, dataset, browse_from) -> None:
+        """What to learn: the task, and the data (a built-in set, the notebook's, or a path) with its options."""
         self.task = widgets.Dropdown(
             description="Task",
             options=[(t.name, t.name) for t in self.tasks.values()],
@@ -87,6 +98,9 @@ class SearchForm(widgets.VBox):
             description="Image size", placeholder="e.g. 64x64 (folders of mixed sizes)", style=STYLE,
             layout={**WIDE, "display": "none"},
         )
+
+    def _search_widgets(self, tuner, max_trials, epochs, time_budget, directory, name) -> None:
+        """How to search, and where the run directory goes."""
         self.tuner = widgets.Dropdown(description="Tuner", options=TUNER_CHOICES, value=tuner, style=STYLE, layout=WIDE)
         # 0 is automodel.search's None: trials until the time budget is spent, epochs from the data size
         self.max_trials = widgets.BoundedIntText(description="Max trials (0: auto)", value=max_trials or 0, min=0, max=100_000, style=STYLE, layout=WIDE)
@@ -98,8 +112,9 @@ class SearchForm(widgets.VBox):
         self.directory = widgets.Text(description="Directory", value=str(directory), style=STYLE, layout=WIDE)
         self.name = widgets.Text(description="Run name", value=name or "", placeholder="(the data's name)", style=STYLE, layout=WIDE)
         self.overwrite = widgets.Checkbox(description="Start over (delete that run's trials)", value=False, indent=False)
-        self.architecture_boxes: dict[str, widgets.Checkbox] = {}
-        self.architecture_list = widgets.VBox()
+
+    def _layout(self) -> widgets.HBox:
+        """The settings beside the architectures, each widget with a CSS class the browser tests find it by."""
         for widget, css in (
             (self.task, "task"), (self.data, "data"), (self.path, "path"), (self.browse, "browse"), (self.target, "target"),
             (self.image_size, "image-size"), (self.tuner, "tuner"),
@@ -108,16 +123,13 @@ class SearchForm(widgets.VBox):
             (self.architecture_list, "architectures"),
         ):
             widget.add_class(f"automodel-{css}")
-        settings = widgets.VBox(
+        form = widgets.VBox(
             [self.task, self.data, self.path, self.browse, self.target, self.image_size, self.tuner, self.max_trials,
              self.epochs, self.time_budget, self.directory, self.name, self.overwrite],
             layout={"min_width": "440px", "overflow": "visible"},
         )
         architectures_box = widgets.VBox([widgets.HTML("<b>Architectures to try</b>"), self.architecture_list])
-        super().__init__([widgets.HBox([settings, architectures_box], layout={"grid_gap": "24px", "overflow": "visible"})])
-        self.task.observe(lambda _: self._task_changed(), "value")
-        self.data.observe(lambda _: self._data_changed(), "value")
-        self._task_changed(dataset)
+        return widgets.HBox([form, architectures_box], layout={"grid_gap": "24px", "overflow": "visible"})
 
     def _check_presets(self, task, dataset, architectures, tuner) -> None:
         if task is not None:

@@ -16,7 +16,7 @@ import ipywidgets as widgets
 
 import automodel
 from automodel import AutomodelError
-from automodel.rundir import RunDir
+from automodel.runs.rundir import RunDir
 
 from .board import Leaderboard
 from .export_panel import ExportPanel

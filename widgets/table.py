@@ -13,8 +13,8 @@ import html
 
 import pandas as pd
 
-LEFT = ["trial", "architecture", "status"]
-RIGHT = ["params", "epochs", "seconds", "reason"]
+from automodel.runs.leaderboard import summary_columns
+
 STYLE = (
     "<style>"
     ".automodel-table{border-collapse:collapse;font-size:12px}"
@@ -24,12 +24,6 @@ STYLE = (
     ".automodel-table tr.automodel-selected td{background:#e8f0fe}"
     "</style>"
 )
-
-
-def summary_columns(columns, objective: str) -> list[str]:
-    metrics = [c for c in columns if c == objective or (c.startswith("val_") and c not in LEFT)]
-    metrics.sort(key=lambda c: c != objective)
-    return [c for c in LEFT + metrics + RIGHT if c in columns]
 
 
 def _cell(value) -> str:

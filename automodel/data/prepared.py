@@ -1,0 +1,402 @@
+"""Data in: turn what the user passes into validated splits and a task spec.
+
+Every check here runs before any training and raises ``DataError`` naming the
+problem and the fix. Nothing the user passed is modified: arrays are copied
+before they are reshaped or cast. Reading the many forms data comes in is
+``sources.py``'s job (and ``folders.py``'s, for images streamed from disk).
+
+A split is ``(x, y)`` arrays, or an ``folders.FileSplit`` whose images are
+read as training goes; ``fit_arguments`` and ``in_memory`` serve both.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import math
+
+import numpy as np
+
+from .. import registry
+from ..errors import DataError
+from ..tasks import PADDING_VALUE, Task, TaskSpec
+from . import folders, sequences, sources
+from .folders import FileSplit, ImageFolder
+
+VALIDATION_FRACTION = 0.15
+TEST_FRACTION = 0.15
+MIN_PER_CLASS = 3  # one sample each for train, validation and test
+# rank of one sample (no batch axis) accepted per numeric input kind; the
+# lower rank gets a channel / feature axis of 1
+SAMPLE_RANKS = {"image": (2, 3), "sequence": (1, 2)}
+SAMPLE_RANK_HELP = {
+    "image": "(samples, height, width) or (samples, height, width, channels)",
+    "sequence": "(samples, timesteps) or (samples, timesteps, features), or a list of "
+    "(timesteps[, features]) arrays of different lengths",
+    "text": "(samples,): one string per sample",
+}
+VOCABULARY_LIMIT = 20_000
+# n-gram (TF-IDF) models, after Google's text classification guide: the 20,000
+# most frequent unigrams and bigrams among those in at least two training texts
+NGRAM_LIMIT = 20_000
+NGRAM_MIN_DOCUMENTS = 2
+SPLITS = ("train", "validation", "test")
+
+
+@dataclasses.dataclass
+class PreparedData:
+    """Validated data split three ways, with the spec models are built for.
+
+    ``y`` is None throughout for generation data without labels. ``source`` is
+    ``"arrays"`` or ``"image_folder"`` (splits are then ``FileSplit``s).
+    """
+
+    spec: TaskSpec
+    train: tuple
+    validation: tuple
+    test: tuple
+    classes: list | None
+    fingerprint: str
+    source: str = "arrays"
+    given: tuple[str, ...] = ()  # splits the user passed rather than split off
+
+    def summary(self) -> dict:
+        """What the run directory records about the data."""
+        summary = {
+            "fingerprint": self.fingerprint,
+            "source": self.source,
+            "split": {name: len(getattr(self, name)[0]) for name in SPLITS},
+            "given_splits": list(self.given),
+        }
+        if self.classes is not None:
+            counts = np.bincount(self.train[1], minlength=len(self.classes))
+            summary["class_balance"] = dict(zip(self.spec.class_names, counts.tolist()))
+        if self.spec.padded:  # series of different lengths (the model card says how to pad them)
+            shortest, longest = self.spec.lengths
+            summary["padding"] = {"length": self.spec.input_shape[0], "shortest": shortest, "longest": longest,
+                                  "value": PADDING_VALUE, "at": "end"}
+        return summary
+
+
+def fit_arguments(split, batch_size: int, shuffle: bool = False, seed: int = 0) -> tuple[tuple, dict]:
+    """Positional and keyword arguments that hand ``split`` to ``model.fit``."""
+    if isinstance(split, FileSplit):
+        # the pipeline shuffles; Keras would only warn that it cannot
+        return (folders.dataset(split, batch_size, shuffle=shuffle, seed=seed),), ({"shuffle": False} if shuffle else {})
+    return tuple(split), {"batch_size": batch_size}
+
+
+def validation_argument(split, batch_size: int):
+    """``split`` as ``model.fit``'s ``validation_data``."""
+    return folders.dataset(split, batch_size) if isinstance(split, FileSplit) else tuple(split)
+
+
+def in_memory(split, limit: int | None = None) -> tuple[np.ndarray, np.ndarray | None]:
+    """``(x, y)`` arrays of ``split`` (its first ``limit`` samples), reading images if needed."""
+    if isinstance(split, FileSplit):
+        return folders.load_images(split, limit)
+    x, y = split
+    return x[:limit], None if y is None else y[:limit]
+
+
+def combine(first, second):
+    """Two splits as one (the final refit trains on training and validation data together)."""
+    if isinstance(first, FileSplit):
+        return FileSplit(np.concatenate([first.files, second.files]), np.concatenate([first.labels, second.labels]),
+                         first.image_shape)
+    return tuple(None if a is None else np.concatenate([a, b]) for a, b in zip(first, second))
+
+
+def as_split(stored: tuple, source: str, spec: TaskSpec):
+    """A split as ``RunDir.load_data`` returns it, back in the form ``prepare`` made."""
+    x, y = stored
+    if source == "image_folder":
+        return FileSplit(x.astype(str), y, tuple(spec.input_shape))
+    return x, y
+
+
+def load_split(run, name: str, meta: dict | None = None):
+    """Split ``name`` as the run directory ``run`` stores it, in ``prepare``'s form; None if absent."""
+    meta = meta or run.meta()
+    stored = run.load_data(name)
+    if stored is None:
+        return None
+    return as_split(stored, meta["data"].get("source", "arrays"), TaskSpec.from_dict(meta["spec"]))
+
+
+def resolve(task: str | None, data, target=None) -> tuple[Task, object]:
+    """The task, and either ``(x, y)`` arrays or an ``ImageFolder``, for what the user passed."""
+    if isinstance(data, str) and data in registry.get_datasets():
+        dataset = registry.get_dataset(data)
+        if task is not None and task not in dataset.tasks:
+            raise DataError(
+                f"Data set {data!r} is for {' or '.join(map(repr, dataset.tasks))}, not {task!r}. "
+                f"Pass task={dataset.tasks[0]!r} or other data."
+            )
+        return registry.get_task(task or dataset.tasks[0]), dataset.loader()
+    if task is None:
+        if isinstance(data, str) and not data.endswith((".csv", ".tsv", ".npz", ".csv.gz")) and "/" not in data:
+            registry.get_dataset(data)  # an unknown data set name: say which exist
+        raise DataError("Which task is this data for? Pass task=..., e.g. task='image_classification'.")
+    task_obj = registry.get_task(task)
+    if isinstance(data, ImageFolder):
+        if task_obj.inputs != "image":
+            raise DataError(f"An image folder holds images; task {task!r} takes {task_obj.inputs} inputs.")
+        return task_obj, data
+    return task_obj, sources.read(task_obj, data, target)
+
+
+def prepare(
+    task: str | None, data, seed: int = 0, target=None, validation_data=None, test_data=None
+) -> PreparedData:
+    """Validate, encode and split ``data`` for ``task``.
+
+    ``validation_data`` / ``test_data``, in the same forms as ``data``, replace
+    the validation / test split that would otherwise be taken from ``data``.
+    """
+    task_obj, source = resolve(task, data, target)
+    if isinstance(source, ImageFolder):
+        if validation_data is not None or test_data is not None:
+            raise DataError("With an image folder, automodel splits the files itself; drop validation_data/test_data.")
+        return _prepare_folder(task_obj, source, seed)
+    x = to_model_inputs(task_obj.inputs, source[0])
+    lengths = sequences.summary(x) if task_obj.inputs == "sequence" else None  # None: no series was padded
+    classes, y = _encode_targets(task_obj, x, source[1])
+    given = {}
+    for name, extra in (("validation", validation_data), ("test", test_data)):
+        if extra is not None:
+            given[name] = _given_split(task_obj, extra, target, classes, x.shape[1:], name, lengths is not None)
+    fingerprint = fingerprint_arrays(x, *(() if y is None else (y,)), *(a for s in given.values() for a in s if a is not None))
+    splits = _split(x, y, seed, stratify=classes is not None, take=[s for s in SPLITS[1:] if s not in given])
+    splits.update(given)
+    spec = TaskSpec.for_task(task_obj, lengths=lengths, **_spec_fields(task_obj, splits["train"], classes, y))
+    return PreparedData(spec, splits["train"], splits["validation"], splits["test"], classes, fingerprint,
+                        given=tuple(given))
+
+
+def _given_split(task: Task, data, target, classes, sample_shape, name: str, padded: bool = False):
+    x, y = sources.read(task, data, target)
+    x = to_model_inputs(task.inputs, x, sample_shape, padded=padded)
+    if y is None:
+        if task.target != "generation":
+            raise DataError(f"{name}_data has no targets: pass ({name} x, {name} y).")
+        return x, None
+    if len(x) != len(y):
+        raise DataError(f"{name}_data: x has {len(x)} samples but y has {len(y)}.")
+    if classes is None:
+        return x, (y.astype("float32") if task.target == "regression" else None)
+    return x, encode_labels(y, classes, f"{name}_data")
+
+
+def encode_labels(y, classes, what: str) -> np.ndarray:
+    """Labels as indices into the training data's ``classes``; labels it lacks are a DataError naming them."""
+    y = np.asarray(y)
+    index = {label: i for i, label in enumerate(classes)}
+    values = y.astype("int64").tolist() if np.issubdtype(y.dtype, np.floating) else y.tolist()
+    unknown = sorted({str(v) for v in values if v not in index})
+    if unknown:
+        raise DataError(
+            f"{what} has label(s) {', '.join(unknown)} that the training data does not have "
+            f"(classes: {', '.join(map(str, classes))}). Drop those samples or add them to the training data."
+        )
+    return np.array([index[v] for v in values], dtype="int64")
+
+
+def _prepare_folder(task: Task, folder: ImageFolder, seed: int) -> PreparedData:
+    listing = folders.list_images(folder)
+    _check_class_counts(listing.classes, np.bincount(listing.labels))
+    splits = _split(listing.files, listing.labels, seed, stratify=True, take=list(SPLITS[1:]))
+    train, validation, test = (FileSplit(*splits[name], listing.image_shape) for name in SPLITS)
+    mean, variance, value_range = folders.statistics(train, seed)
+    spec = TaskSpec.for_task(
+        task, input_shape=listing.image_shape, input_dtype="float32", mean=mean, variance=variance,
+        value_range=value_range, num_classes=len(listing.classes), class_names=listing.classes,
+        samples=len(train.files),
+    )
+    return PreparedData(spec, train, validation, test, listing.classes, listing.fingerprint, source="image_folder")
+
+
+def _spec_fields(task: Task, train, classes, y) -> dict:
+    x = train[0]
+    fields = {"input_shape": tuple(x.shape[1:]), "samples": len(x)}
+    if task.inputs == "text":
+        fields.update(input_dtype="string", vocabulary=_vocabulary(x), **_ngram_fields(x))
+    else:
+        # statistics of real values only: padded timesteps are not data
+        per_channel = sequences.real_timesteps(x) if task.inputs == "sequence" else x.reshape(-1, x.shape[-1])
+        fields.update(
+            input_dtype=str(x.dtype),
+            mean=per_channel.mean(axis=0).astype(float).tolist(),
+            variance=per_channel.var(axis=0).astype(float).tolist(),
+            value_range=(float(per_channel.min()), float(per_channel.max())),
+        )
+    if classes is not None:
+        fields.update(num_classes=len(classes), class_names=[str(c) for c in classes])
+    elif task.target == "regression":
+        fields["output_shape"] = tuple(y.shape[1:])
+    return fields
+
+
+def _vocabulary(texts: np.ndarray) -> list[str]:
+    """Tokens of the training texts, most frequent first, as TextVectorization splits them."""
+    import keras
+
+    layer = keras.layers.TextVectorization(max_tokens=VOCABULARY_LIMIT + 2)
+    layer.adapt(texts.astype(str))
+    return [token for token in layer.get_vocabulary() if token not in ("", "[UNK]")]
+
+
+def _ngram_fields(texts: np.ndarray) -> dict:
+    """The training texts' unigrams and bigrams, most frequent first, and how many texts hold each.
+
+    What ``TaskSpec.ngram_vectorizer`` makes TF-IDF weights of: counts rather
+    than weights, so run.json stores small integers. N-grams in fewer than
+    ``NGRAM_MIN_DOCUMENTS`` texts are dropped unless that would drop them all.
+    """
+    import keras
+    import tensorflow as tf
+
+    texts = texts.astype(str)
+    layer = keras.layers.TextVectorization(ngrams=2, output_mode="multi_hot", sparse=True)
+    layer.adapt(texts)
+    vocabulary = [str(gram) for gram in layer.get_vocabulary()[1:]]  # after [UNK]
+    counts = np.zeros(len(vocabulary) + 1, dtype="int64")
+    for start in range(0, len(texts) if vocabulary else 0, 1024):
+        counts += tf.sparse.reduce_sum(layer(texts[start : start + 1024]), axis=0).numpy().astype("int64")
+    counts = counts[1:]
+    keep = counts >= NGRAM_MIN_DOCUMENTS
+    kept = [i for i in range(len(vocabulary)) if keep[i] or not keep.any()][:NGRAM_LIMIT]
+    return {
+        "ngram_vocabulary": [vocabulary[i] for i in kept],
+        "ngram_document_counts": [int(counts[i]) for i in kept],
+        "documents": len(texts),
+    }
+
+
+def to_model_inputs(inputs_kind: str, x, expected_shape: tuple | None = None, padded: bool = False) -> np.ndarray:
+    """A copy of ``x`` shaped and typed as models of this input kind take it.
+
+    Sequences may be series of different lengths, or padded already
+    (``sequences.py``): they are padded to the longest series when there is no
+    ``expected_shape`` (the data a search starts from), else to the model's
+    length, which only a model that masks padding (``padded``) takes.
+    """
+    x = sources.as_array(x, "x", ragged=inputs_kind == "sequence")
+    if inputs_kind == "text":
+        return _text_inputs(x)
+    if inputs_kind == "sequence" and sequences.is_ragged(x):
+        return sequences.pad(x, expected_shape, padded)
+    ranks = SAMPLE_RANKS[inputs_kind]
+    if x.ndim - 1 not in ranks:
+        raise DataError(
+            f"x has shape {x.shape}, but {inputs_kind} inputs must be shaped "
+            f"{SAMPLE_RANK_HELP[inputs_kind]}. Reshape x."
+        )
+    if not np.issubdtype(x.dtype, np.number) and x.dtype != bool:
+        raise DataError(f"x has dtype {x.dtype}; {inputs_kind} inputs must be numbers. Convert x to float.")
+    x = x.astype("float32")  # a copy: the user's array is never changed
+    if x.ndim - 1 == ranks[0]:
+        x = x[..., np.newaxis]  # one channel / one feature
+    if not np.isfinite(x).all():
+        bad = int((~np.isfinite(x)).sum())
+        raise DataError(f"x contains {bad} NaN or infinite values. Drop or impute them first.")
+    if inputs_kind == "sequence":
+        x = sequences.fit_length(x, expected_shape, padded)
+    if expected_shape is not None and tuple(x.shape[1:]) != tuple(expected_shape):
+        raise DataError(
+            f"x has samples of shape {tuple(x.shape[1:])}, but the model takes "
+            f"{tuple(expected_shape)}. Pass data shaped like the training data."
+        )
+    return x
+
+
+def _text_inputs(x: np.ndarray) -> np.ndarray:
+    if x.ndim == 2 and x.shape[1] == 1:
+        x = x[:, 0]
+    if x.ndim != 1:
+        raise DataError(f"x has shape {x.shape}, but text inputs must be shaped {SAMPLE_RANK_HELP['text']}.")
+    if x.dtype.kind not in "USO":
+        raise DataError(f"x has dtype {x.dtype}; text inputs must be strings.")
+    if x.dtype.kind == "O":
+        odd = next((v for v in x if not isinstance(v, str)), None)
+        if odd is not None:
+            raise DataError(
+                f"x holds a {type(odd).__name__} ({odd!r}) among the texts; every sample must be a "
+                "string. Replace missing texts with '' or drop them."
+            )
+    return x.astype(object)  # a copy; Keras feeds object arrays of str as tf.string
+
+
+def _encode_targets(task: Task, x: np.ndarray, y: np.ndarray | None):
+    if y is None:
+        if task.target == "generation":
+            return None, None
+        raise DataError(f"Task {task.name!r} needs targets: pass (x, y).")
+    if len(x) != len(y):
+        raise DataError(f"x has {len(x)} samples but y has {len(y)}. Pass one label per sample.")
+    if len(x) == 0:
+        raise DataError("The data is empty. Pass at least a few samples per class.")
+    if task.target == "regression":
+        if not np.issubdtype(y.dtype, np.number):
+            raise DataError(f"y has dtype {y.dtype}; regression targets must be numbers.")
+        y = y.astype("float32")
+        if not np.isfinite(y).all():
+            raise DataError("y contains NaN or infinite values. Drop or impute them first.")
+        return None, y
+    if y.ndim != 1:
+        raise DataError(f"y has shape {y.shape}; classification takes one label per sample (shape (n,)).")
+    if np.issubdtype(y.dtype, np.floating):
+        if not np.isfinite(y).all():
+            raise DataError("y contains NaN or infinite labels. Drop those samples first.")
+        if not np.all(np.mod(y, 1) == 0):
+            raise DataError(
+                "y holds non-integer floats, but classification needs class labels. "
+                "Pass integer or string labels, or use a regression task."
+            )
+        y = y.astype("int64")
+    classes, encoded = np.unique(y, return_inverse=True)
+    if len(classes) < 2:
+        raise DataError(f"y has a single class ({classes[0]!r}); classification needs at least two.")
+    _check_class_counts(classes, np.bincount(encoded))
+    return classes.tolist(), encoded.astype("int64")
+
+
+def _check_class_counts(classes, counts) -> None:
+    if counts.min() < MIN_PER_CLASS:
+        rare = [str(c) for c, n in zip(classes, counts) if n < MIN_PER_CLASS]
+        raise DataError(
+            f"Class(es) {', '.join(rare)} have fewer than {MIN_PER_CLASS} samples, too few to split into "
+            "train, validation and test sets. Add samples or drop those classes."
+        )
+
+
+def _split(x, y, seed, stratify: bool, take=("validation", "test")) -> dict:
+    """Split off the ``take`` parts (stratified on ``y`` when asked); the rest is train."""
+    from sklearn.model_selection import train_test_split
+
+    fractions = {"validation": VALIDATION_FRACTION, "test": TEST_FRACTION}
+    n = len(x)
+    n_classes = len(np.unique(y)) if stratify else 1
+    sizes = {name: max(math.ceil(n * fractions[name]), n_classes) for name in take}
+    if n - sum(sizes.values()) < n_classes:
+        raise DataError(f"{n} samples are too few to split into train, validation and test sets.")
+    parts, rest = {}, np.arange(n)
+    for name in ("test", "validation"):
+        if name in sizes:
+            rest, parts[name] = train_test_split(
+                rest, test_size=sizes[name], random_state=seed, stratify=y[rest] if stratify else None
+            )
+    parts["train"] = rest
+    return {name: (x[index], None if y is None else y[index]) for name, index in parts.items()}
+
+
+def fingerprint_arrays(*arrays: np.ndarray) -> str:
+    """A short content hash: the same data gives the same fingerprint."""
+    digest = hashlib.sha256()
+    for array in arrays:
+        digest.update(f"{array.dtype}{array.shape}".encode())
+        if array.dtype == object:  # texts: hash the strings, not the pointers
+            digest.update("\x00".join(map(str, array.ravel())).encode())
+        else:
+            digest.update(np.ascontiguousarray(array).tobytes())
+    return digest.hexdigest()[:16]

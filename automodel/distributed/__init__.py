@@ -1,0 +1,8 @@
+"""Searches across processes and machines, through KerasTuner's chief/worker mode.
+
+``plan`` decides the worker processes (one per GPU), starts the chief and the
+workers and supervises them; ``chief`` serves KerasTuner's oracle over gRPC;
+``worker`` runs trials for a chief; ``session`` is what they share in the run
+directory; ``relay`` turns the run directory's changes into the searching
+process's events.
+"""
