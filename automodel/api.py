@@ -30,7 +30,7 @@ from .engine import protocol as training
 from .engine import validation as validating
 from .engine.budget import Budget, SearchStopped
 from .engine.tuners import consecutive_failures_error
-from .errors import DataError, SearchError, last_line
+from .errors import DataError, PluginError, SearchError, last_line
 from .result import SearchResult
 from .runs import events, stop
 from .runs.rundir import RunDir, now
@@ -111,14 +111,14 @@ def search(
     plan = distributed.plan(workers, trials_per_gpu, strategy, bind, max_worker_memory)
     prepared = prepare(task, data, seed=seed, target=target, validation_data=validation_data, test_data=test_data)
     how_validated, plan_of_training = _training_plan(prepared, validation, budget_seconds, batch_size, epochs, patience)
-    chosen = _choose_architectures(prepared.spec.task, architectures)
+    chosen, left_out = _prepare_architectures(_choose_architectures(prepared.spec.task, architectures), prepared.spec,
+                                              named=architectures is not None)
     if plan.distributed:
         distributed.check_installed(chosen)
-    for arch in chosen:
-        arch.prepare(prepared.spec)  # weights to fetch, inputs it cannot take: before any writing
 
     run = RunDir(Path(directory) / (name or _default_name(data, prepared.spec.task)))
-    meta = {**_run_meta(prepared, chosen, tuner, max_trials, plan_of_training, seed), "validation": how_validated}
+    meta = {**_run_meta(prepared, chosen, tuner, max_trials, plan_of_training, seed), "validation": how_validated,
+            **({"left_out": left_out} if left_out else {})}
     _open_run_dir(run, meta, overwrite)
     _start_session(run, prepared, how_validated, seed)
     # a stop asked from outside (another process, the desktop app's Runs tab) ends it too
@@ -274,6 +274,31 @@ def _choose_architectures(task: str, names: list[str] | None):
             )
         chosen.append(arch)
     return chosen
+
+
+def _prepare_architectures(chosen: list, spec, named: bool) -> tuple[list, dict]:
+    """Each architecture's ``prepare`` (weights to fetch, inputs it cannot take), before anything is written.
+
+    An architecture the caller named that cannot get what it needs stops the search
+    with its PluginError. One the search took by default is left out with a warning
+    that names it and the fix, so a machine without internet access still trains
+    what needs none: returns the architectures ready and ``{name: why}`` of those left out.
+    """
+    ready, left_out = [], {}
+    for arch in chosen:
+        try:
+            arch.prepare(spec)
+        except PluginError as exc:
+            if named:
+                raise
+            left_out[arch.name] = str(exc)
+            warnings.warn(f"automodel: left out architecture {arch.name!r}: {exc}", stacklevel=4)
+        else:
+            ready.append(arch)
+    if not ready:
+        reasons = "; ".join(f"{name}: {why}" for name, why in left_out.items())
+        raise PluginError(f"No installed architecture for task {spec.task!r} can take this data or machine ({reasons}).")
+    return ready, left_out
 
 
 def _run_meta(prepared: PreparedData, chosen, tuner, max_trials, protocol: training.Protocol, seed) -> dict:

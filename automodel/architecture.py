@@ -72,22 +72,31 @@ class Architecture:
         make_hypermodel: Callable,
         tasks: Iterable[str],
         description: str = "",
+        portfolio: Iterable[dict] = (),
     ) -> "Architecture":
-        """Wrap a KerasTuner HyperModel as an architecture.
+        """Wrap a KerasTuner HyperModel (``keras_tuner.applications.HyperResNet``, your own) as an architecture.
 
         ``make_hypermodel(spec)`` returns the HyperModel for the data at hand; it
         is called only when a search builds a model, so the plugin module still
-        imports without TensorFlow.
+        imports without TensorFlow. A HyperModel that compiles for one-hot targets
+        (``categorical_crossentropy``, as KerasTuner's applications do) gets the
+        equivalent sparse loss, since automodel's labels are class indices.
+        ``portfolio`` lists known-good values of its hyperparameters to try first
+        (``{"version": "v1", "conv4_depth": 6}``), as ``Architecture.portfolio`` does.
         """
-        return _HyperModelArchitecture(name, make_hypermodel, tuple(tasks), description)
+        return _HyperModelArchitecture(name, make_hypermodel, tuple(tasks), description, [dict(p) for p in portfolio])
 
 
 class _HyperModelArchitecture(Architecture):
-    def __init__(self, name, make_hypermodel, tasks, description):
+    def __init__(self, name, make_hypermodel, tasks, description, portfolio):
         self.name = name
         self.tasks = tasks
         self.description = description
         self._make_hypermodel = make_hypermodel
+        self._portfolio = portfolio
+
+    def portfolio(self, spec):
+        return [dict(entry) for entry in self._portfolio]
 
     def build(self, hp, spec):
         return self._make_hypermodel(spec).build(hp)

@@ -114,16 +114,12 @@ def _run_summary(run: dict) -> str:
 def with_automodel(dataset, budget: float, seed: int) -> dict:
     import automodel
 
-    extra = {}
-    left_out = _unavailable_architectures(dataset, seed)
-    if left_out:
-        extra["architectures"] = [a for a in automodel.get_architectures(dataset.task) if a not in left_out]
     train, test = dataset.for_automodel()
     with tempfile.TemporaryDirectory() as directory:
         started = time.perf_counter()
         result = automodel.search(
             task=dataset.task, data=train, test_data=test, time_budget=budget, seed=seed,
-            directory=directory, name=dataset.name, **extra,
+            directory=directory, name=dataset.name,
         )
         seconds = time.perf_counter() - started
         statuses = result.leaderboard()["status"]
@@ -135,7 +131,7 @@ def with_automodel(dataset, budget: float, seed: int) -> dict:
         return {
             "score": models["ensemble" if default == "ensemble" else "single"]["score"], "seconds": seconds,
             "trials": int((statuses == "completed").sum()), "pruned": int((statuses == "pruned").sum()),
-            "validation": result.run.meta().get("validation"), "left_out": left_out,
+            "validation": result.run.meta().get("validation"), "left_out": _left_out(result),
             "default": "ensemble" if default == "ensemble" else "single", "models": models,
             **({"no_ensemble": chosen["skipped"]} if "skipped" in chosen else {}),
         }
@@ -155,21 +151,9 @@ def _model_on_test(result, dataset, test, choice: str, repeats: int = 3) -> dict
     return {"score": score, "ms_per_sample": 1e3 * float(np.median(times)) / len(test[0])}
 
 
-def _unavailable_architectures(dataset, seed: int) -> dict:
-    """name: reason, for the task's installed architectures that refuse this data or machine before training."""
-    import automodel
-    from automodel.data import prepare
-    from automodel.errors import PluginError
-
-    train, test = dataset.for_automodel()
-    spec = prepare(dataset.task, train, seed=seed, test_data=test).spec
-    refused = {}
-    for name, architecture in automodel.get_architectures(dataset.task).items():
-        try:
-            architecture.prepare(spec)
-        except PluginError as exc:
-            refused[name] = str(exc).split(" (")[0].split(". ")[0]  # its first words: what is missing
-    return refused
+def _left_out(result) -> dict:
+    """name: the first words of why, for the architectures the search left out (weights it could not fetch)."""
+    return {name: why.split(" (")[0].split(". ")[0] for name, why in (result.run.meta().get("left_out") or {}).items()}
 
 
 def run(name: str, method: str, budget: float, epochs: int, seed: int) -> dict:

@@ -238,6 +238,21 @@ def test_vgg16_download_failure_says_what_to_do(tmp_path, small_digits, monkeypa
     assert not (tmp_path / "image_classification" / "trial_0").exists()  # nothing trained
 
 
+def test_a_default_search_leaves_out_what_cannot_get_its_weights(tmp_path, small_digits, monkeypatch):
+    """Offline, the default image search trains what needs no download, and says what it left out and why."""
+    import automodel.plugins.vgg16 as vgg16
+
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))
+    monkeypatch.delenv("AUTOMODEL_VGG16_WEIGHTS", raising=False)
+    monkeypatch.setattr(vgg16, "WEIGHTS_URL", "http://127.0.0.1:9/vgg16.h5")
+    with pytest.warns(UserWarning, match="left out architecture 'vgg16'.*AUTOMODEL_VGG16_WEIGHTS"):
+        result = automodel.search(task="image_classification", data=small_digits, directory=tmp_path, name="offline",
+                                  max_trials=1, epochs=1, max_ensemble_size=1, validation="split")
+    assert "vgg16" not in result.run.meta()["architectures"] and "cnn" in result.run.meta()["architectures"]
+    assert vgg16.WEIGHTS_FILE in result.run.meta()["left_out"]["vgg16"]
+    assert result.leaderboard().iloc[0]["status"] == "completed"
+
+
 def test_vgg16_missing_local_file(tmp_path, small_digits):
     with pytest.raises(automodel.PluginError, match="does not exist"):
         automodel.search(task="image_classification", data=small_digits, directory=tmp_path,

@@ -47,8 +47,8 @@ class JointHyperModel(kt.HyperModel):
                 "expected a keras.Model."
             )
         if not getattr(model, "compiled", False):
-            self.spec.compile(model)
-        return model
+            return self.spec.compile(model)
+        return for_task_targets(model, self.spec)
 
     def fit(self, hp, model, *args, **kwargs):
         chosen = self.chosen(hp)
@@ -58,6 +58,42 @@ class JointHyperModel(kt.HyperModel):
     def final_model(self, hp, model):
         """What users get for a trained model of this trial."""
         return self.chosen(hp).final_model(model)
+
+
+ONE_HOT_LOSSES = {"categorical_crossentropy", "CategoricalCrossentropy"}
+
+
+def for_task_targets(model: keras.Model, spec: TaskSpec) -> keras.Model:
+    """A model its plugin compiled, recompiled where it would not train on automodel's targets or report the objective.
+
+    automodel's class labels are indices; KerasTuner's ready-made HyperModels
+    (``HyperResNet``, ``HyperXception``, ``HyperEfficientNet``) and many hand-written
+    models compile for one-hot targets (``categorical_crossentropy``). Those get the
+    equivalent sparse loss (the same ``from_logits``; label smoothing has no sparse
+    form and is dropped) and the task's metrics. A classifier compiled without
+    ``accuracy`` gets it added, since the search's objective is ``val_accuracy``.
+    The optimizer is the plugin's own.
+    """
+    if not spec.is_classification:
+        return model
+    config = model.get_compile_config() or {}
+    loss, metrics = config.get("loss"), config.get("metrics") or []
+    if not isinstance(metrics, list):  # per-output metrics: a multi-output model is its plugin's business
+        return model
+    loss_name = loss if isinstance(loss, str) else (loss or {}).get("class_name") if isinstance(loss, dict) else None
+    if loss_name in ONE_HOT_LOSSES:
+        from_logits = bool(isinstance(loss, dict) and loss.get("config", {}).get("from_logits"))
+        model.compile(optimizer=model.optimizer, loss=keras.losses.SparseCategoricalCrossentropy(from_logits=from_logits),
+                      metrics=spec.metrics)
+    elif "accuracy" not in metrics:
+        model.compile(optimizer=model.optimizer, loss=model.loss, metrics=[*model_metrics(model), *spec.metrics])
+    return model
+
+
+def model_metrics(model: keras.Model) -> list:
+    """The metrics ``model`` was compiled with, as objects compile takes again."""
+    return [metric if isinstance(metric, str) else keras.saving.deserialize_keras_object(metric)
+            for metric in model.get_compile_config()["metrics"]]
 
 
 def trial_hyperparameters(run, trial_id: str) -> kt.HyperParameters | None:
