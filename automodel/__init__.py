@@ -13,6 +13,7 @@ from .architecture import Architecture
 from .errors import AutomodelError, DataError, PluginError, SearchError
 from .hookspecs import hookimpl
 from .registry import get_architecture, get_architectures, get_datasets, get_task, get_tasks, list_plugins
+from .registry import problems as plugin_problems
 from .tasks import Task, TaskSpec
 
 # TensorFlow's C++ start-up chatter would flood notebooks and terminals.
@@ -47,6 +48,7 @@ __all__ = [
     "hookimpl",
     "open_run",
     "list_plugins",
+    "plugin_problems",
     "search",
 ]
 

@@ -49,3 +49,19 @@ def test_installed_plugin_is_searched(installed_example, tmp_path):
 def test_installed_plugin_can_be_blocked(installed_example):
     done = run(["plugins"], {**installed_example, "AUTOMODEL_DISABLE_PLUGINS": "mlp"})
     assert done.returncode == 0 and not re.search(r"^mlp\b", done.stdout, re.MULTILINE)
+
+
+def test_a_broken_plugin_beside_it_is_reported_and_breaks_nothing(installed_example, fake_distribution, tmp_path):
+    """One plugin that raises at import: `automodel plugins` names it, its distribution and error; searches go on."""
+    root = fake_distribution("automodel-broken", "0.2", {"broken": "automodel_broken"},
+                             {"automodel_broken": "raise ImportError('needs libfoo')\n"})
+    env = {**installed_example, "PYTHONPATH": os.pathsep.join([str(root), installed_example["PYTHONPATH"]])}
+    listed = run(["plugins"], env)
+    assert listed.returncode == 0, listed.stderr
+    assert "mlp" in listed.stdout and "cnn" in listed.stdout
+    assert "left out:" in listed.stdout and "plugin 'broken' (distribution automodel-broken 0.2)" in listed.stdout
+    assert "needs libfoo" in listed.stdout and "AUTOMODEL_DISABLE_PLUGINS=broken" in listed.stdout
+    searched = run(["search", "--data", "digits", "--architectures", "mlp", "--tuner", "random", "--max-trials", "1",
+                    "--epochs", "1", "--dir", str(tmp_path), "--name", "beside-broken"], env)
+    assert searched.returncode == 0, searched.stderr
+    assert "left out plugin 'broken'" in searched.stderr  # said once, as a warning

@@ -55,10 +55,14 @@ class SearchApp(widgets.VBox):
         self._stop = threading.Event()
         try:
             self.form = SearchForm(data, **settings)
-        except AutomodelError as exc:  # e.g. a plugin that fails to load
+        except AutomodelError as exc:  # e.g. a preset that names no installed architecture
             self.form = None
             self.notice.error(exc)
             self.start_button.disabled = True
+        else:
+            left_out = automodel.plugin_problems()  # a broken plugin leaves the others usable
+            if left_out:
+                self.notice.show("Left out: " + "; ".join(map(str, left_out)), "error")
         super().__init__(
             [
                 widgets.HTML("<h3 style='margin:4px 0'>automodel · model search</h3>"),

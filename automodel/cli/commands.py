@@ -82,6 +82,11 @@ def cmd_plugins(args) -> int:
         print(f"{row.name:<12} {', '.join(row.tasks)}")
         print(f"{'':<12} {row.description}")
         print(f"{'':<12} from {row.distribution} {row.version} (plugin {row.plugin})")
+    left_out = registry.problems()  # also warned about on stderr, for the JSON form
+    if left_out:
+        print("\nleft out:")
+        for problem in left_out:
+            print(f"  {problem}")
     return 0
 
 
