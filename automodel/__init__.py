@@ -9,7 +9,7 @@ import os
 from importlib.metadata import PackageNotFoundError, version
 
 from . import data  # automodel.data.image_folder(...)
-from .architecture import Architecture
+from .architecture import CONTRACT_VERSION, Architecture
 from .errors import AutomodelError, DataError, PluginError, SearchError
 from .hookspecs import hookimpl
 from .registry import get_architecture, get_architectures, get_datasets, get_task, get_tasks, list_plugins
@@ -31,6 +31,7 @@ _LAZY = {
 }
 
 __all__ = [
+    "CONTRACT_VERSION",
     "Architecture",
     "AutomodelError",
     "DataError",

@@ -11,12 +11,19 @@ from __future__ import annotations
 
 from typing import Callable, Iterable
 
+# The plugin contract's version: "major.minor". The minor part grows with additions a
+# plugin may use; the major part changes only when a plugin written for it could break.
+CONTRACT_VERSION = "1.0"
+
 
 class Architecture:
     """A named search space for one or more tasks.
 
     Subclasses set ``name``, ``tasks`` and ``description`` and implement
     ``build(hp, spec)``. Override ``fit`` only for custom training (a GAN).
+    Hyperparameters are scoped by the engine: ``hp.Int("units", ...)`` in
+    ``build`` or ``fit`` is recorded as ``<name>/units``. The contract is
+    ``CONTRACT_VERSION``; the README's "The plugin contract" spells it out.
     """
 
     name: str = ""
@@ -55,7 +62,15 @@ class Architecture:
         return []
 
     def fit(self, hp, model, spec, *args, **kwargs):
-        """Train ``model``; the default is ``model.fit(*args, **kwargs)``."""
+        """Train ``model`` and return its ``History``; the default is ``model.fit(*args, **kwargs)``.
+
+        ``args`` are the training data: ``(x, y)`` arrays, or a ``tf.data.Dataset``
+        of batches (images streamed from a folder). ``kwargs`` hold
+        ``validation_data``, ``epochs``, ``batch_size`` (arrays) and ``callbacks``:
+        pass ``callbacks`` on to ``model.fit``, since early stopping, pruning, the
+        trial's record, checkpoints, the budget and stop requests live there.
+        The final refit trains through this method too.
+        """
         return model.fit(*args, **kwargs)
 
     def final_model(self, model):

@@ -1,5 +1,6 @@
-"""The README's plugin example, installed as a real distribution and searched."""
+"""The README's plugin examples, installed as real distributions and searched, and a broken plugin beside them."""
 
+import json
 import os
 import re
 import subprocess
@@ -8,16 +9,16 @@ import sys
 import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-EXAMPLE = os.path.join(ROOT, "examples", "automodel-mlp")
+EXAMPLES = [os.path.join(ROOT, "examples", name) for name in ("automodel-mlp", "automodel-linear")]
 
 
 @pytest.fixture(scope="module")
 def installed_example(tmp_path_factory):
-    """pip-install examples/automodel-mlp into a folder put on PYTHONPATH."""
+    """pip-install examples/automodel-mlp and examples/automodel-linear into a folder put on PYTHONPATH."""
     target = tmp_path_factory.mktemp("site")
     done = subprocess.run(
         [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
-         "--target", str(target), EXAMPLE],
+         "--target", str(target), *EXAMPLES],
         capture_output=True, text=True, timeout=300,
     )
     assert done.returncode == 0, done.stderr
@@ -44,6 +45,30 @@ def test_installed_plugin_is_searched(installed_example, tmp_path):
     assert done.stdout.count(" mlp ") >= 2
     accuracy = float(done.stdout.strip().splitlines()[-1].split("accuracy=")[1].split(",")[0])
     assert accuracy > 0.5
+
+
+def test_a_plugin_with_its_own_prepare_and_fit_is_searched(installed_example, tmp_path):
+    done = run(["plugins"], installed_example)
+    assert "from automodel-linear 0.1.0 (plugin linear)" in done.stdout
+    done = run(["search", "--data", "digits", "--architectures", "linear", "--tuner", "random", "--max-trials", "1",
+                "--epochs", "4", "--dir", str(tmp_path), "--name", "linear", "--json"], installed_example)
+    assert done.returncode == 0, done.stderr
+    events = [json.loads(line) for line in done.stdout.splitlines()]
+    epochs = [e for e in events if e["event"] == "epoch_end"]
+    assert len(epochs) >= 2 and events[-1]["status"].startswith("finished")
+    rates = [e["logs"]["learning_rate"] for e in epochs[:2]]
+    assert rates[0] < rates[1]  # its fit's warm-up ran, beside the search's own callbacks
+
+
+def test_its_prepare_refuses_inputs_before_training(installed_example, tmp_path):
+    import numpy as np
+
+    data = tmp_path / "big.npz"
+    np.savez(data, x=np.zeros((12, 320, 320, 1), dtype="float32"), y=np.arange(12) % 2)
+    done = run(["search", "--task", "image_classification", "--data", str(data), "--architectures", "linear",
+                "--dir", str(tmp_path), "--name", "big"], installed_example)
+    assert done.returncode == 2 and "linear takes at most 100,000 values per sample" in done.stderr
+    assert not (tmp_path / "big").exists()  # refused before anything was written
 
 
 def test_installed_plugin_can_be_blocked(installed_example):
