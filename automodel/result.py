@@ -24,7 +24,6 @@ from .runs.leaderboard import ENSEMBLE, WITH_MODEL, leaderboard
 from .runs.rundir import RunDir
 from .tasks import TaskSpec
 
-CHECKPOINT = "checkpoint.weights.h5"
 REFIT = "refit"
 
 
@@ -170,7 +169,7 @@ class SearchResult:
             from .engine.hypermodel import JointHyperModel, load_weights_only
 
             hp = self._hyperparameters(trial_id)
-            checkpoint = refit.weights_path(self.run) if refitted else self.run.trial_dir(trial_id) / CHECKPOINT
+            checkpoint = refit.weights_path(self.run) if refitted else self.run.checkpoint(trial_id)
             if not checkpoint.is_file():
                 raise SearchError(f"Trial {trial_id!r} has no saved weights ({checkpoint} is missing).")
             architecture = registry.get_architecture(hp.values["architecture"])

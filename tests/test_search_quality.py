@@ -197,6 +197,23 @@ def test_refit_retrains_the_best_trial_on_training_and_validation_data(refit_run
     assert result.model_source()["refit"] and not result.model_source(done["trial"])["refit"]
 
 
+def test_a_refit_that_fits_its_data_worse_than_its_trial_is_not_used(tmp_path, small_digits):
+    """An unstable training can land the refit on a bad epoch; checked on the data it trained on, it is refused."""
+
+    def fit(arch, hp, model, spec, *args, **kwargs):
+        if "validation_data" not in kwargs:  # the refit: it learns nothing, as if every step had gone astray
+            model.optimizer.learning_rate = 0.0
+        return model.fit(*args, **kwargs)
+
+    with registered(plugin_of(tiny_architecture("unsteady", fit=fit)), "unsteady-test"):
+        result = automodel.search(task="image_classification", data=small_digits, architectures=["unsteady"],
+                                  tuner="random", max_trials=1, epochs=3, directory=tmp_path, name="unsteady",
+                                  seed=0, validation="split", max_ensemble_size=1)
+        assert result.refit_record() is None and not result.model_source()["refit"]
+        assert "far worse than trial" in result.meta["refit"]["skipped"]
+        assert result.evaluate()["accuracy"] > 0.5  # the trial's own model, which learned
+
+
 def test_export_writes_the_refit_model_and_says_so(refit_run, tmp_path):
     import numpy as np
 

@@ -43,8 +43,13 @@ def _print_trial(event, record=None, objective=None, score=None, **info):
         print("refit: retraining the best trial on training and validation data", flush=True)
     if event == "refit_end":
         done = record or {}
-        print(f"refit: trial {done['trial']} on {done['samples']} samples, {done['epochs']} epochs, "
-              f"{done['seconds']:.1f}s" if done else "refit: cut short by the time budget; the trial's own model is kept", flush=True)
+        if not done:
+            print("refit: cut short by the time budget; the trial's own model is kept", flush=True)
+        elif "skipped" in done:
+            print(f"refit: not used: {done['skipped']}", flush=True)
+        else:
+            print(f"refit: trial {done['trial']} on {done['samples']} samples, {done['epochs']} epochs, "
+                  f"{done['seconds']:.1f}s", flush=True)
     if event == "ensemble":
         print(describe_ensemble(record, objective), flush=True)
     if event != "trial_end":

@@ -23,11 +23,14 @@ from ..data.prepared import combine, fit_arguments
 from ..runs.leaderboard import WITH_MODEL, best_epoch, leaderboard
 from ..runs.rundir import RunDir, now, read_json, write_atomically, write_json
 from . import protocol as training
-from .hypermodel import JointHyperModel, trial_hyperparameters
+from .hypermodel import JointHyperModel, load_weights_only, trial_hyperparameters
 
 REFIT_DIR = "refit"
 RECORD = "refit.json"
 WEIGHTS = "model.weights.h5"
+# a refit whose loss on the data it trained on is this many times the trial model's is refused: far worse,
+# not the noise between two trainings of a small model
+WORSE = 1.5
 
 
 def record(run: RunDir) -> dict | None:
@@ -101,6 +104,9 @@ def refit(run: RunDir, prepared, architectures: dict, budget=None, seed: int = 0
     losses = (getattr(history, "history", None) or {}).get("loss") or []
     if stop.reason or len(losses) < chosen["epochs"] or not all(loss == loss for loss in losses):
         return None
+    worse = _worse_than_the_trial(run, chosen["trial"], hypermodel, hp, model, prepared, chosen["batch_size"])
+    if worse:
+        return {**chosen, "skipped": worse}
     folder = run.path / REFIT_DIR
     folder.mkdir(exist_ok=True)
     write_atomically(weights_path(run), model.save_weights)
@@ -108,6 +114,28 @@ def refit(run: RunDir, prepared, architectures: dict, budget=None, seed: int = 0
             "loss": float(losses[-1]), "created": now()}
     write_json(folder / RECORD, done)
     return done
+
+
+def _worse_than_the_trial(run: RunDir, trial_id: str, hypermodel, hp, model, prepared, batch_size: int) -> str | None:
+    """Why the refit model must not replace the trial's own, if it must not.
+
+    The refit cannot be validated (it trained on the validation data), but it can
+    be checked on what it trained on: it should fit the training and validation
+    data about as well as the trial's best-epoch model, which never saw the
+    validation part. An unstable training, where the steps the trial needed land
+    the refit on a bad epoch, fits them ``WORSE`` times worse or more, and the
+    trial's own model is kept.
+    """
+    data = combine(prepared.train, prepared.validation)
+    args, options = fit_arguments(data, batch_size)
+    trial_model = hypermodel.build(hp)
+    load_weights_only(trial_model, run.checkpoint(trial_id))
+    refit_loss, trial_loss = (float(m.evaluate(*args, verbose=0, return_dict=True, **options)["loss"])
+                              for m in (model, trial_model))
+    if refit_loss <= WORSE * trial_loss:
+        return None
+    return (f"the refit fits the training and validation data far worse than trial {trial_id}'s own model (loss "
+            f"{refit_loss:.4g} against {trial_loss:.4g}), so that model is used")
 
 
 def forget(run: RunDir) -> None:

@@ -10,7 +10,7 @@
     chief_ready   address, run_dir: a search with worker processes has its chief listening
     ensemble      record (ensemble.json: the members and weights, or why there is none), objective
     refit_start   (no fields): the best trial's final refit begins
-    refit_end     record (the refit's record in run.json)
+    refit_end     record (the refit's record in run.json; with ``skipped`` when its model is not used; None: cut short)
 
 The same events come from a search in this process (the tuner's callbacks) and
 from one with worker processes (``distributed.relay`` reads the run directory),

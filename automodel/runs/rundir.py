@@ -32,6 +32,9 @@ TEST_DATA = "test_data.npz"
 ENSEMBLE_RECORD = "ensemble.json"
 
 
+CHECKPOINT = "checkpoint.weights.h5"  # KerasTuner's name for a trial's best weights
+
+
 def write_json(path: Path, data) -> None:
     """Write ``data`` as JSON to ``path`` atomically (temp file + rename)."""
     path = Path(path)
@@ -117,6 +120,10 @@ class RunDir:
     # -- trials --------------------------------------------------------------
     def trial_dir(self, trial_id: str) -> Path:
         return self.path / f"trial_{trial_id}"
+
+    def checkpoint(self, trial_id: str) -> Path:
+        """The trial's best epoch's weights, as KerasTuner saves them."""
+        return self.trial_dir(trial_id) / CHECKPOINT
 
     def trial_ids(self) -> list[str]:
         """Ids of the trials that have started, in order."""
