@@ -10,14 +10,13 @@ import re
 
 from .errors import SearchError
 
-# tuner name -> what the notebook panel calls it; KERAS_TUNERS, the KerasTuner tuner behind it
+# tuner name -> (what the notebook panel calls it, the KerasTuner tuner class behind it)
 TUNERS = {
-    "bayesian": "Bayesian optimisation",
-    "random": "Random search",
-    "hyperband": "Hyperband",
-    "grid": "Grid search",
+    "bayesian": ("Bayesian optimisation", "BayesianOptimization"),
+    "random": ("Random search", "RandomSearch"),
+    "hyperband": ("Hyperband", "Hyperband"),
+    "grid": ("Grid search", "GridSearch"),
 }
-KERAS_TUNERS = {"bayesian": "BayesianOptimization", "random": "RandomSearch", "hyperband": "Hyperband", "grid": "GridSearch"}
 
 # validation= values: how trials are scored (validation.py)
 VALIDATIONS = ("auto", "split", "cv")

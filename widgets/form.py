@@ -22,7 +22,7 @@ import automodel
 from automodel import DataError, SearchError, settings
 from automodel.data import image_folder
 
-TUNER_CHOICES = tuple((label, name) for name, label in settings.TUNERS.items())
+TUNER_CHOICES = tuple((label, name) for name, (label, _) in settings.TUNERS.items())
 PATH = "path:"
 TABLE_SUFFIXES = (".csv", ".tsv", ".csv.gz")
 STYLE = {"description_width": "110px"}

@@ -31,7 +31,7 @@ from ..errors import SearchError, last_line
 from ..runs import events
 from ..runs.leaderboard import best_epoch
 from ..runs.rundir import RunDir
-from ..settings import KERAS_TUNERS, STRATEGIES
+from ..settings import STRATEGIES, TUNERS
 from . import portfolio, predictions, resume
 from .budget import Budget, SearchStopped
 from .pruning import describe as describe_pruning
@@ -352,7 +352,7 @@ def make_tuner(
     bookkeeping (a worker process adds its own). ``first_trials`` (joint-space
     values, ``portfolio.py``) run before the tuner's own proposals.
     """
-    base = getattr(kt, KERAS_TUNERS[name])
+    base = getattr(kt, TUNERS[name][1])
     cls = type(f"Automodel{base.__name__}", (*mixins, TrialBookkeeping, base), {})
     options = dict(
         hypermodel=hypermodel,
