@@ -70,7 +70,7 @@ def _json_event(event, **info):
 def _read_data(path: str | None, image_size=None):
     """A data set name or a file as it is (the data layer reads it); a folder as an image folder."""
     if path is not None and os.path.isdir(path):
-        from ..data.prepared import image_folder
+        from ..data import image_folder
 
         return image_folder(path, image_size=tuple(image_size) if image_size else None)
     return path
