@@ -152,7 +152,7 @@ def search(
     events.report(reporter, "ensemble", record=chosen_ensemble, objective=prepared.spec.objective)
     if refits and not _stopped_by_user(budget):
         _final_refit(run, prepared, chosen, budget, seed, reporter)
-    return SearchResult(run.path)
+    return SearchResult(run.path, chosen)
 
 
 def _training_plan(prepared: PreparedData, validation: str, budget_seconds, batch_size, epochs, patience):

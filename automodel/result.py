@@ -18,7 +18,7 @@ import numpy as np
 from . import registry
 from .data.prepared import encode_labels, fit_arguments, in_memory, load_split, to_model_inputs
 from .engine import ensemble, refit
-from .errors import SearchError
+from .errors import PluginError, SearchError
 from .runs import stop
 from .runs.leaderboard import ENSEMBLE, WITH_MODEL, leaderboard
 from .runs.rundir import RunDir
@@ -27,15 +27,21 @@ from .tasks import TaskSpec
 REFIT = "refit"
 
 
-def open_run(path) -> "SearchResult":
-    """Re-open the run directory ``path`` of an earlier search."""
-    return SearchResult(path)
+def open_run(path, architectures=()) -> "SearchResult":
+    """Re-open the run directory ``path`` of an earlier search.
+
+    ``architectures`` are the configured ``Architecture`` instances the search was
+    given (``VGG16Transfer(weights=path)``, ``Architecture.from_hypermodel(...)``),
+    so its trials rebuild as they were searched; installed plugins are found by name.
+    """
+    return SearchResult(path, architectures)
 
 
 class SearchResult:
     """Models, scores and predictions of one run directory."""
 
-    def __init__(self, path):
+    def __init__(self, path, architectures=()):
+        self._architectures = {arch.name: arch for arch in architectures}
         self.run = RunDir(path)
         if not self.run.is_run():
             raise SearchError(f"{path} is not an automodel run directory (no run.json found).")
@@ -172,12 +178,22 @@ class SearchResult:
             checkpoint = refit.weights_path(self.run) if refitted else self.run.checkpoint(trial_id)
             if not checkpoint.is_file():
                 raise SearchError(f"Trial {trial_id!r} has no saved weights ({checkpoint} is missing).")
-            architecture = registry.get_architecture(hp.values["architecture"])
+            architecture = self._architecture(hp.values["architecture"])
             hypermodel = JointHyperModel([architecture], self.spec)
             model = hypermodel.build(hp)
             load_weights_only(model, checkpoint)
             self._models[key] = hypermodel.final_model(hp, model)
         return self._models[key]
+
+    def _architecture(self, name: str):
+        """The architecture a trial was searched with: the instance the search was given, else the installed one."""
+        if name in self._architectures:
+            return self._architectures[name]
+        try:
+            return registry.get_architecture(name)
+        except PluginError as exc:
+            raise PluginError(f"{exc} If the search was given {name!r} as a configured Architecture, pass it again: "
+                              f"automodel.open_run(path, architectures=[...]).") from None
 
     def best_model(self):
         """The model the search found: the ensemble if it scored better, else the best trial (refit if made)."""

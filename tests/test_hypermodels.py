@@ -2,8 +2,9 @@
 
 They compile for one-hot targets (categorical_crossentropy) where automodel's
 labels are class indices; the engine gives them the equivalent sparse loss.
-Each is tried at a small configuration of its own space (a portfolio entry), so
-one trial per application trains on a CPU in seconds.
+HyperResNet and HyperXception are searched, each at a small configuration of
+its own space (a portfolio entry); HyperEfficientNet, which always loads
+ImageNet weights that cannot be downloaded here, is built without them.
 """
 
 import numpy as np
@@ -47,53 +48,70 @@ def _images(n_per_class=24, size=32):
 
 @pytest.fixture(scope="module")
 def applications_run(tmp_path_factory):
+    import keras_tuner as kt
+
+    def resnet(spec):
+        return kt.applications.HyperResNet(input_shape=spec.input_shape, classes=spec.num_classes)
+
+    architectures = [Architecture.from_hypermodel("resnet", resnet, ["image_classification"], portfolio=[RESNET]),
+                     XceptionByBuild()]
+    result = automodel.search(task="image_classification", data=_images(), architectures=architectures,
+                              tuner="random", max_trials=2, epochs=1, directory=tmp_path_factory.mktemp("apps"),
+                              name="apps", seed=0, validation="split", max_ensemble_size=1)
+    return result, architectures
+
+
+def test_keras_tuners_applications_train_on_class_indices(applications_run):
+    result, _ = applications_run
+    board = result.leaderboard().set_index("architecture")
+    assert set(board.index) == {"resnet", "xception"}
+    assert (board["status"] == "completed").all(), board["reason"].to_dict()
+    assert board["val_accuracy"].notna().all() and board["val_loss"].notna().all()  # the objective, from their metrics
+    assert board.loc["resnet", "resnet/version"] == "v1" and board.loc["xception", "xception/sep_num_filters"] == 128
+
+
+def test_their_models_take_the_sparse_loss_and_rebuild_as_configured(applications_run, tmp_path):
+    import keras
+
+    result, architectures = applications_run
+    for trial_id in result.leaderboard()["trial"]:
+        assert isinstance(result.model(trial_id).loss, keras.losses.SparseCategoricalCrossentropy)
+    x, y = _images(n_per_class=2)
+    assert result.predict(x).shape == y.shape
+    assert set(result.evaluate((x, y))) >= {"accuracy", "loss"}
+    with pytest.raises(automodel.PluginError, match="pass it again"):  # not installed: configured in code
+        automodel.open_run(result.path).model("0")
+    reopened = automodel.open_run(result.path, architectures=architectures)
+    np.testing.assert_allclose(reopened.predict_proba(x), result.predict_proba(x), rtol=1e-5, atol=1e-6)
+
+
+def test_hyper_efficientnet_compiles_for_class_indices():
+    """Its model is recompiled with the sparse loss and trains on class indices (built alone: a search would
+    also build a few other versions while KerasTuner discovers the space, each needing its weights)."""
     import functools
 
     import keras
     import keras_tuner as kt
     from keras_tuner.src.applications import efficientnet
 
-    def resnet(spec):
-        return kt.applications.HyperResNet(input_shape=spec.input_shape, classes=spec.num_classes)
+    from automodel.data import prepare
+    from automodel.engine.hypermodel import for_task_targets
 
-    def efficientnet_b0(spec):
-        return kt.applications.HyperEfficientNet(input_shape=spec.input_shape, classes=spec.num_classes)
-
-    # HyperEfficientNet always asks Keras for ImageNet weights, which a machine without internet cannot download
-    models = dict(efficientnet.EFFICIENTNET_MODELS)
-    efficientnet.EFFICIENTNET_MODELS["B0"] = functools.partial(keras.applications.EfficientNetB0, weights=None)
+    x, y = _images(n_per_class=4)
+    spec = prepare("image_classification", (x, y), seed=0).spec
+    hp = kt.HyperParameters()
+    hp.values.update(EFFICIENTNET)
+    hypermodel = kt.applications.HyperEfficientNet(input_shape=spec.input_shape, classes=spec.num_classes)
+    original = efficientnet.EFFICIENTNET_MODELS["B0"]
+    efficientnet.EFFICIENTNET_MODELS["B0"] = functools.partial(original, weights=None)  # no download here
     try:
-        architectures = [
-            Architecture.from_hypermodel("resnet", resnet, ["image_classification"], portfolio=[RESNET]),
-            XceptionByBuild(),
-            Architecture.from_hypermodel("efficientnet", efficientnet_b0, ["image_classification"],
-                                         portfolio=[EFFICIENTNET]),
-        ]
-        yield automodel.search(task="image_classification", data=_images(), architectures=architectures,
-                               tuner="random", max_trials=3, epochs=1, directory=tmp_path_factory.mktemp("apps"),
-                               name="apps", seed=0, validation="split", max_ensemble_size=1)
+        model = for_task_targets(hypermodel.build(hp), spec)
     finally:
-        efficientnet.EFFICIENTNET_MODELS.clear()
-        efficientnet.EFFICIENTNET_MODELS.update(models)
-
-
-def test_keras_tuners_applications_train_on_class_indices(applications_run):
-    board = applications_run.leaderboard().set_index("architecture")
-    assert set(board.index) == {"resnet", "xception", "efficientnet"}
-    assert (board["status"] == "completed").all(), board["reason"].to_dict()
-    assert board["val_accuracy"].notna().all() and board["val_loss"].notna().all()  # the objective, from their metrics
-    assert board.loc["resnet", "resnet/version"] == "v1" and board.loc["xception", "xception/sep_num_filters"] == 128
-
-
-def test_their_models_take_the_sparse_loss_and_predict_labels(applications_run):
-    import keras
-
-    for trial_id in applications_run.leaderboard()["trial"]:
-        model = applications_run.model(trial_id)
-        assert isinstance(model.loss, keras.losses.SparseCategoricalCrossentropy)
-    x, y = _images(n_per_class=2)
-    assert applications_run.predict(x).shape == y.shape
-    assert set(applications_run.evaluate((x, y))) >= {"accuracy", "loss"}
+        efficientnet.EFFICIENTNET_MODELS["B0"] = original
+    assert isinstance(model.loss, keras.losses.SparseCategoricalCrossentropy)
+    assert isinstance(model.optimizer, keras.optimizers.SGD)  # its own optimizer kept
+    logs = model.fit(x, y, epochs=1, batch_size=4, verbose=0).history
+    assert np.isfinite(logs["loss"][0]) and "accuracy" in logs
 
 
 def test_a_hypermodels_own_fit_is_used(tmp_path):
