@@ -196,7 +196,7 @@ def encode_labels(y, classes, what: str) -> np.ndarray:
     unknown = sorted({str(v) for v in values if v not in index})
     if unknown:
         raise DataError(
-            f"{what} has label(s) {', '.join(unknown)} that the training data does not have "
+            f"{what} has label(s) {', '.join(unknown)}, not a class of the training data "
             f"(classes: {', '.join(map(str, classes))}). Drop those samples or add them to the training data."
         )
     return np.array([index[v] for v in values], dtype="int64")
