@@ -2,13 +2,13 @@
 
 ``prepared`` checks and splits the data and makes the task spec; ``sources``
 reads the many forms data comes in; ``folders`` lists and streams image folders;
-``sequences`` pads and masks series of unequal length. Nothing here imports
+``sequences`` pads and masks series of unequal length; ``texts`` counts the
+training texts' vocabulary and n-grams. Nothing here imports
 the search engine, and nothing imports TensorFlow at module level.
 """
 
 from .folders import FileSplit, ImageFolder, image_folder
 from .prepared import (
-    NGRAM_MIN_DOCUMENTS,
     PreparedData,
     as_split,
     combine,
@@ -20,6 +20,7 @@ from .prepared import (
     to_model_inputs,
     validation_argument,
 )
+from .texts import NGRAM_MIN_DOCUMENTS
 
 __all__ = [
     "NGRAM_MIN_DOCUMENTS",

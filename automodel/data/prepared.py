@@ -20,7 +20,7 @@ import numpy as np
 from .. import registry
 from ..errors import DataError
 from ..tasks import PADDING_VALUE, Task, TaskSpec
-from . import folders, sequences, sources
+from . import folders, sequences, sources, texts
 from .folders import FileSplit, ImageFolder
 
 VALIDATION_FRACTION = 0.15
@@ -35,11 +35,6 @@ SAMPLE_RANK_HELP = {
     "(timesteps[, features]) arrays of different lengths",
     "text": "(samples,): one string per sample",
 }
-VOCABULARY_LIMIT = 20_000
-# n-gram (TF-IDF) models, after Google's text classification guide: the 20,000
-# most frequent unigrams and bigrams among those in at least two training texts
-NGRAM_LIMIT = 20_000
-NGRAM_MIN_DOCUMENTS = 2
 SPLITS = ("train", "validation", "test")
 
 
@@ -220,7 +215,7 @@ def _spec_fields(task: Task, train, classes, y) -> dict:
     x = train[0]
     fields = {"input_shape": tuple(x.shape[1:]), "samples": len(x)}
     if task.inputs == "text":
-        fields.update(input_dtype="string", vocabulary=_vocabulary(x), **_ngram_fields(x))
+        fields.update(input_dtype="string", vocabulary=texts.vocabulary(x), **texts.ngram_fields(x))
     else:
         # statistics of real values only: padded timesteps are not data
         per_channel = sequences.real_timesteps(x) if task.inputs == "sequence" else x.reshape(-1, x.shape[-1])
@@ -235,42 +230,6 @@ def _spec_fields(task: Task, train, classes, y) -> dict:
     elif task.target == "regression":
         fields["output_shape"] = tuple(y.shape[1:])
     return fields
-
-
-def _vocabulary(texts: np.ndarray) -> list[str]:
-    """Tokens of the training texts, most frequent first, as TextVectorization splits them."""
-    import keras
-
-    layer = keras.layers.TextVectorization(max_tokens=VOCABULARY_LIMIT + 2)
-    layer.adapt(texts.astype(str))
-    return [token for token in layer.get_vocabulary() if token not in ("", "[UNK]")]
-
-
-def _ngram_fields(texts: np.ndarray) -> dict:
-    """The training texts' unigrams and bigrams, most frequent first, and how many texts hold each.
-
-    What ``TaskSpec.ngram_vectorizer`` makes TF-IDF weights of: counts rather
-    than weights, so run.json stores small integers. N-grams in fewer than
-    ``NGRAM_MIN_DOCUMENTS`` texts are dropped unless that would drop them all.
-    """
-    import keras
-    import tensorflow as tf
-
-    texts = texts.astype(str)
-    layer = keras.layers.TextVectorization(ngrams=2, output_mode="multi_hot", sparse=True)
-    layer.adapt(texts)
-    vocabulary = [str(gram) for gram in layer.get_vocabulary()[1:]]  # after [UNK]
-    counts = np.zeros(len(vocabulary) + 1, dtype="int64")
-    for start in range(0, len(texts) if vocabulary else 0, 1024):
-        counts += tf.sparse.reduce_sum(layer(texts[start : start + 1024]), axis=0).numpy().astype("int64")
-    counts = counts[1:]
-    keep = counts >= NGRAM_MIN_DOCUMENTS
-    kept = [i for i in range(len(vocabulary)) if keep[i] or not keep.any()][:NGRAM_LIMIT]
-    return {
-        "ngram_vocabulary": [vocabulary[i] for i in kept],
-        "ngram_document_counts": [int(counts[i]) for i in kept],
-        "documents": len(texts),
-    }
 
 
 def to_model_inputs(inputs_kind: str, x, expected_shape: tuple | None = None, padded: bool = False) -> np.ndarray:
