@@ -80,7 +80,7 @@ def for_task_targets(model: keras.Model, spec: TaskSpec) -> keras.Model:
     loss, metrics = config.get("loss"), config.get("metrics") or []
     if not isinstance(metrics, list):  # per-output metrics: a multi-output model is its plugin's business
         return model
-    loss_name = loss if isinstance(loss, str) else (loss or {}).get("class_name") if isinstance(loss, dict) else None
+    loss_name = loss if isinstance(loss, str) else loss.get("class_name") if isinstance(loss, dict) else None
     if loss_name in ONE_HOT_LOSSES:
         from_logits = bool(isinstance(loss, dict) and loss.get("config", {}).get("from_logits"))
         model.compile(optimizer=model.optimizer, loss=keras.losses.SparseCategoricalCrossentropy(from_logits=from_logits),
