@@ -1,7 +1,8 @@
 """Data in: what users pass (arrays, tables, files, tf.data, image folders, demo sets) -> validated splits.
 
 ``prepared`` checks and splits the data and makes the task spec; ``sources``
-reads the many forms data comes in; ``folders`` lists and streams image folders;
+reads the many forms data comes in; ``targets`` checks and encodes labels and
+regression targets; ``folders`` lists and streams image folders;
 ``sequences`` pads and masks series of unequal length; ``texts`` counts the
 training texts' vocabulary and n-grams. Nothing here imports
 the search engine, and nothing imports TensorFlow at module level.

@@ -3,7 +3,8 @@
 ``automodel.data.image_folder(path, image_size=None, color_mode=None)`` names the
 folder. Preparing it reads only the image headers (Pillow) to check every file,
 learn the sizes and colour modes, and skip unreadable files with a warning that
-names them; the files are then split three ways, stratified and seeded. Training
+names them (a class folder left with none, or one image in two class folders, is
+an error); the files are then split three ways, stratified and seeded. Training
 streams batches through ``tf.data`` (read, decode, resize), so the images are
 never all in memory.
 
@@ -101,6 +102,7 @@ def list_images(folder: ImageFolder) -> Listing:
             f"The images in {root} have {len(sizes)} different sizes ({examples}). Pass "
             "image_size=(height, width) to image_folder() to resize them."
         )
+    _check_copies(root, files, labels)
     height, width = folder.image_size or next(iter(sizes))
     channels = COLOR_MODES[folder.color_mode] if folder.color_mode else (1 if modes <= GREY_MODES else 3)
     fingerprint = _fingerprint(root, files, (folder.image_size, channels))
@@ -112,7 +114,7 @@ def _class_dirs(root: Path) -> list[Path]:
     if not root.exists():
         raise DataError(f"Image folder {root} does not exist. Check the path.")
     if not root.is_dir():
-        raise DataError(f"{root} is a file, not a folder of class sub-folders.")
+        raise DataError(f"{root} is a file, not a folder of class sub-folders. Pass the folder that holds them.")
     class_dirs = sorted(d for d in root.iterdir() if d.is_dir() and not d.name.startswith("."))
     if not class_dirs:
         loose = [p for p in root.iterdir() if p.suffix.lower() in IMAGE_EXTENSIONS]
@@ -125,7 +127,7 @@ def _read_headers(root: Path, class_dirs: list[Path]):
     """Files, labels and classes of the readable images; their sizes (height, width) -> an example, their modes."""
     from PIL import Image
 
-    files, labels, classes, bad, sizes, modes = [], [], [], [], {}, set()
+    files, labels, classes, bad, sizes, modes, empty = [], [], [], [], {}, set(), []
     for class_dir in class_dirs:
         found = sorted(p for p in class_dir.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS)
         good = []
@@ -144,12 +146,46 @@ def _read_headers(root: Path, class_dirs: list[Path]):
             classes.append(class_dir.name)
             files += good
             labels += [len(classes) - 1] * len(good)
+        else:
+            empty.append(class_dir.name)
     if bad:
         warnings.warn(f"Skipped {len(bad)} unreadable image file(s) in {root}: {_quote(bad, root)}.", stacklevel=4)
     if not files:
         what = f"none of its {len(bad)} image files could be read" if bad else "no image files"
         raise DataError(f"Image folder {root} has {what} ({', '.join(IMAGE_EXTENSIONS)} in class sub-folders).")
+    if empty:  # a class would silently vanish from the search
+        raise DataError(
+            f"Class folder(s) {', '.join(empty)} of {root} hold no readable image files "
+            f"({', '.join(IMAGE_EXTENSIONS)}). Add images there (converted to one of these types), or remove the folder."
+        )
     return files, labels, classes, sizes, modes
+
+
+def _check_copies(root: Path, files: list[str], labels: list[int]) -> None:
+    """One image in two class folders has two labels, and may land in both training and test data.
+
+    Files named alike in two classes (``cat/1.png``, ``dog/1.png``) are common and
+    fine; only those of the same name and size are compared byte for byte, so the
+    folder is not read whole.
+    """
+    alike = {}
+    for path, label in zip(files, labels):
+        alike.setdefault((os.path.basename(path), os.path.getsize(path)), []).append((path, label))
+    copies = []
+    for group in alike.values():
+        if len({label for _, label in group}) > 1:
+            first = {}  # content -> the first file holding it
+            for path, label in group:
+                digest = hashlib.sha256(Path(path).read_bytes()).digest()
+                other = first.setdefault(digest, (path, label))
+                if other[1] != label:
+                    copies.append(f"{os.path.relpath(other[0], root)} = {os.path.relpath(path, root)}")
+    if copies:
+        more = f" and {len(copies) - SHOWN} more" if len(copies) > SHOWN else ""
+        raise DataError(
+            f"Image folder {root} holds the same image in two classes: {', '.join(copies[:SHOWN])}{more}. "
+            "An image has one class: delete the copy in the wrong class folder."
+        )
 
 
 def _fingerprint(root: Path, files: list[str], settings) -> str:

@@ -3,7 +3,8 @@
 Every check here runs before any training and raises ``DataError`` naming the
 problem and the fix. Nothing the user passed is modified: arrays are copied
 before they are reshaped or cast. Reading the many forms data comes in is
-``sources.py``'s job (and ``folders.py``'s, for images streamed from disk).
+``sources.py``'s job (and ``folders.py``'s, for images streamed from disk);
+checking and encoding labels and targets is ``targets.py``'s.
 
 A split is ``(x, y)`` arrays, or an ``folders.FileSplit`` whose images are
 read as training goes; ``fit_arguments`` and ``in_memory`` serve both.
@@ -20,12 +21,12 @@ import numpy as np
 from .. import registry
 from ..errors import DataError
 from ..tasks import PADDING_VALUE, Task, TaskSpec
-from . import folders, sequences, sources, texts
+from . import folders, sequences, sources, targets, texts
 from .folders import FileSplit, ImageFolder
+from .targets import encode_labels  # noqa: F401  (automodel.result imports it from here)
 
 VALIDATION_FRACTION = 0.15
 TEST_FRACTION = 0.15
-MIN_PER_CLASS = 3  # one sample each for train, validation and test
 # rank of one sample (no batch axis) accepted per numeric input kind; the
 # lower rank gets a channel / feature axis of 1
 SAMPLE_RANKS = {"image": (2, 3), "sequence": (1, 2)}
@@ -154,13 +155,13 @@ def prepare(
         if validation_data is not None or test_data is not None:
             raise DataError("With an image folder, automodel splits the files itself; drop validation_data/test_data.")
         return _prepare_folder(task_obj, source, seed)
-    x = to_model_inputs(task_obj.inputs, source[0])
+    x = _search_inputs(task_obj, source[0], "x")
     lengths = sequences.summary(x) if task_obj.inputs == "sequence" else None  # None: no series was padded
-    classes, y = _encode_targets(task_obj, x, source[1])
+    classes, y = targets.encode(task_obj, x, source[1])
     given = {}
     for name, extra in (("validation", validation_data), ("test", test_data)):
         if extra is not None:
-            given[name] = _given_split(task_obj, extra, target, classes, x.shape[1:], name, lengths is not None)
+            given[name] = _given_split(task_obj, extra, target, name, (x, y), classes, lengths is not None)
     fingerprint = fingerprint_arrays(x, *(() if y is None else (y,)), *(a for s in given.values() for a in s if a is not None))
     splits = _split(x, y, seed, stratify=classes is not None, take=[s for s in SPLITS[1:] if s not in given])
     splits.update(given)
@@ -169,37 +170,43 @@ def prepare(
                         given=tuple(given))
 
 
-def _given_split(task: Task, data, target, classes, sample_shape, name: str, padded: bool = False):
-    x, y = sources.read(task, data, target)
-    x = to_model_inputs(task.inputs, x, sample_shape, padded=padded)
+def _search_inputs(task: Task, x, what: str, expected_shape: tuple | None = None, padded: bool = False):
+    """``x`` as models take it; a search also refuses blank texts, which no model can learn from."""
+    x = to_model_inputs(task.inputs, x, expected_shape, padded=padded)
+    if task.inputs == "text":
+        texts.check_not_blank(x, what)
+    return x
+
+
+def _given_split(task: Task, data, target, name: str, train: tuple, classes, padded: bool = False):
+    """``validation_data`` or ``test_data``, checked like the training data and against it."""
+    what = f"{name}_data"
+    x, y = sources.read(task, data, target, what)
+    x = _search_inputs(task, x, what, train[0].shape[1:], padded)
+    if len(x) == 0:
+        raise DataError(f"{what} is empty. Pass some samples, or leave {what} out to split it off the data.")
     if y is None:
         if task.target != "generation":
-            raise DataError(f"{name}_data has no targets: pass ({name} x, {name} y).")
+            raise DataError(f"{what} has no targets: pass ({name} x, {name} y).")
         return x, None
     if len(x) != len(y):
-        raise DataError(f"{name}_data: x has {len(x)} samples but y has {len(y)}.")
+        raise DataError(f"{what}: x has {len(x)} samples but y has {len(y)}.")
+    if task.target == "regression":
+        y = targets.regression_targets(y, what)
+        if y.shape[1:] != train[1].shape[1:]:
+            raise DataError(
+                f"{what} has targets of shape {y.shape[1:]} per sample, but the training data's are "
+                f"{train[1].shape[1:]}. Pass targets shaped like the training targets."
+            )
+        return x, y
     if classes is None:
-        return x, (y.astype("float32") if task.target == "regression" else None)
-    return x, encode_labels(y, classes, f"{name}_data")
-
-
-def encode_labels(y, classes, what: str) -> np.ndarray:
-    """Labels as indices into the training data's ``classes``; labels it lacks are a DataError naming them."""
-    y = np.asarray(y)
-    index = {label: i for i, label in enumerate(classes)}
-    values = y.astype("int64").tolist() if np.issubdtype(y.dtype, np.floating) else y.tolist()
-    unknown = sorted({str(v) for v in values if v not in index})
-    if unknown:
-        raise DataError(
-            f"{what} has label(s) {', '.join(unknown)}, not a class of the training data "
-            f"(classes: {', '.join(map(str, classes))}). Drop those samples or add them to the training data."
-        )
-    return np.array([index[v] for v in values], dtype="int64")
+        return x, None
+    return x, targets.encode_labels(y, classes, what)
 
 
 def _prepare_folder(task: Task, folder: ImageFolder, seed: int) -> PreparedData:
     listing = folders.list_images(folder)
-    _check_class_counts(listing.classes, np.bincount(listing.labels))
+    targets.check_class_counts(listing.classes, np.bincount(listing.labels))
     splits = _split(listing.files, listing.labels, seed, stratify=True, take=list(SPLITS[1:]))
     train, validation, test = (FileSplit(*splits[name], listing.image_shape) for name in SPLITS)
     mean, variance, value_range = folders.statistics(train, seed)
@@ -240,7 +247,7 @@ def to_model_inputs(inputs_kind: str, x, expected_shape: tuple | None = None, pa
     ``expected_shape`` (the data a search starts from), else to the model's
     length, which only a model that masks padding (``padded``) takes.
     """
-    x = sources.as_array(x, "x", ragged=inputs_kind == "sequence")
+    x = sources.as_array(x, "x", inputs_kind)
     if inputs_kind == "text":
         return _text_inputs(x)
     if inputs_kind == "sequence" and sequences.is_ragged(x):
@@ -251,14 +258,23 @@ def to_model_inputs(inputs_kind: str, x, expected_shape: tuple | None = None, pa
             f"x has shape {x.shape}, but {inputs_kind} inputs must be shaped "
             f"{SAMPLE_RANK_HELP[inputs_kind]}. Reshape x."
         )
-    if not np.issubdtype(x.dtype, np.number) and x.dtype != bool:
-        raise DataError(f"x has dtype {x.dtype}; {inputs_kind} inputs must be numbers. Convert x to float.")
-    x = x.astype("float32")  # a copy: the user's array is never changed
+    if 0 in x.shape[1:]:
+        raise DataError(
+            f"x has shape {x.shape}: a dimension of size 0, so its samples hold no values. Pass samples "
+            f"shaped {SAMPLE_RANK_HELP[inputs_kind]}, each size at least 1."
+        )
+    sources.require_numbers(x, "x", inputs_kind)
+    sources.check_memory(x.shape, inputs_kind)
+    with np.errstate(over="ignore"):  # values beyond float32's range become inf, which the message below names
+        x = x.astype("float32")  # a copy: the user's array is never changed
     if x.ndim - 1 == ranks[0]:
         x = x[..., np.newaxis]  # one channel / one feature
     if not np.isfinite(x).all():
         bad = int((~np.isfinite(x)).sum())
-        raise DataError(f"x contains {bad} NaN or infinite values. Drop or impute them first.")
+        raise DataError(
+            f"x contains {bad} NaN or infinite values (or values beyond float32's range, ±3.4e38). "
+            "Drop or impute them first, or rescale x."
+        )
     if inputs_kind == "sequence":
         x = sequences.fit_length(x, expected_shape, padded)
     if expected_shape is not None and tuple(x.shape[1:]) != tuple(expected_shape):
@@ -275,58 +291,15 @@ def _text_inputs(x: np.ndarray) -> np.ndarray:
     if x.ndim != 1:
         raise DataError(f"x has shape {x.shape}, but text inputs must be shaped {SAMPLE_RANK_HELP['text']}.")
     if x.dtype.kind not in "USO":
-        raise DataError(f"x has dtype {x.dtype}; text inputs must be strings.")
+        raise DataError(f"x has dtype {x.dtype}; text inputs must be strings, one per sample. Convert x to str.")
     if x.dtype.kind == "O":
-        odd = next((v for v in x if not isinstance(v, str)), None)
+        odd = next((i for i, v in enumerate(x) if not isinstance(v, str)), None)
         if odd is not None:
             raise DataError(
-                f"x holds a {type(odd).__name__} ({odd!r}) among the texts; every sample must be a "
-                "string. Replace missing texts with '' or drop them."
+                f"x holds a {type(x[odd]).__name__} ({x[odd]!r}) at sample {odd} among the texts; every sample "
+                "must be a string. Drop the samples without a text, or fill them in."
             )
     return x.astype(object)  # a copy; Keras feeds object arrays of str as tf.string
-
-
-def _encode_targets(task: Task, x: np.ndarray, y: np.ndarray | None):
-    if y is None:
-        if task.target == "generation":
-            return None, None
-        raise DataError(f"Task {task.name!r} needs targets: pass (x, y).")
-    if len(x) != len(y):
-        raise DataError(f"x has {len(x)} samples but y has {len(y)}. Pass one label per sample.")
-    if len(x) == 0:
-        raise DataError("The data is empty. Pass at least a few samples per class.")
-    if task.target == "regression":
-        if not np.issubdtype(y.dtype, np.number):
-            raise DataError(f"y has dtype {y.dtype}; regression targets must be numbers.")
-        y = y.astype("float32")
-        if not np.isfinite(y).all():
-            raise DataError("y contains NaN or infinite values. Drop or impute them first.")
-        return None, y
-    if y.ndim != 1:
-        raise DataError(f"y has shape {y.shape}; classification takes one label per sample (shape (n,)).")
-    if np.issubdtype(y.dtype, np.floating):
-        if not np.isfinite(y).all():
-            raise DataError("y contains NaN or infinite labels. Drop those samples first.")
-        if not np.all(np.mod(y, 1) == 0):
-            raise DataError(
-                "y holds non-integer floats, but classification needs class labels. "
-                "Pass integer or string labels, or use a regression task."
-            )
-        y = y.astype("int64")
-    classes, encoded = np.unique(y, return_inverse=True)
-    if len(classes) < 2:
-        raise DataError(f"y has a single class ({classes[0]!r}); classification needs at least two.")
-    _check_class_counts(classes, np.bincount(encoded))
-    return classes.tolist(), encoded.astype("int64")
-
-
-def _check_class_counts(classes, counts) -> None:
-    if counts.min() < MIN_PER_CLASS:
-        rare = [str(c) for c, n in zip(classes, counts) if n < MIN_PER_CLASS]
-        raise DataError(
-            f"Class(es) {', '.join(rare)} have fewer than {MIN_PER_CLASS} samples, too few to split into "
-            "train, validation and test sets. Add samples or drop those classes."
-        )
 
 
 def _split(x, y, seed, stratify: bool, take=("validation", "test")) -> dict:

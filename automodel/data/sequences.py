@@ -27,6 +27,7 @@ import numpy as np
 
 from ..errors import DataError
 from ..tasks import PADDING_VALUE
+from .sources import require_numbers
 
 SERIES_HELP = "(timesteps,) or (timesteps, features)"
 PADDING_NAME = f"{PADDING_VALUE:.8g} (float32's lowest value)"
@@ -158,8 +159,7 @@ def _series(i: int, values) -> tuple[np.ndarray, int]:
         raise DataError(f"Series {i} of x cannot be read as an array ({exc}). Pass each as a numpy array.") from exc
     if array.ndim not in (1, 2):
         raise DataError(f"Series {i} of x has shape {array.shape}, but each series must be shaped {SERIES_HELP}.")
-    if not np.issubdtype(array.dtype, np.number) and array.dtype != bool:
-        raise DataError(f"Series {i} of x has dtype {array.dtype}; sequence inputs must be numbers. Convert to float.")
+    require_numbers(array, f"Series {i} of x", "sequence")
     if len(array) == 0:
         raise _empty(i)
     rank = array.ndim

@@ -3,17 +3,31 @@
 The recurrent and convolutional text models embed ``vocabulary``; the n-gram
 model (after Google's text classification guide) weights the unigrams and
 bigrams in at least ``NGRAM_MIN_DOCUMENTS`` training texts by TF-IDF. Keras
-``TextVectorization`` splits the texts here as the models will.
+``TextVectorization`` splits the texts here as the models will. A search refuses
+blank texts first (``check_not_blank``): a model learns nothing from them.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from ..errors import DataError
+from .sources import samples
+
 VOCABULARY_LIMIT = 20_000
 # the 20,000 most frequent unigrams and bigrams among those in at least two training texts
 NGRAM_LIMIT = 20_000
 NGRAM_MIN_DOCUMENTS = 2
+
+
+def check_not_blank(texts: np.ndarray, what: str) -> None:
+    """Texts a search is given must not be blank: an empty text is a missing value in disguise, with nothing to learn."""
+    blank = np.flatnonzero([not text.strip() for text in texts])
+    if len(blank):
+        raise DataError(
+            f"{what} has {len(blank)} empty text(s) ('' or only spaces), at {samples(blank)}. Drop those "
+            "samples or fill in their texts."
+        )
 
 
 def vocabulary(texts: np.ndarray) -> list[str]:
