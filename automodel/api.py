@@ -20,9 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
-from . import registry
+from . import registry, selection
 from . import settings as search_settings
-from .architecture import Architecture
 from .data.prepared import PreparedData, combine, in_memory, prepare
 from .distributed import plan as distributed
 from .engine import ensemble, predictions, refit, trials
@@ -30,16 +29,18 @@ from .engine import protocol as training
 from .engine import validation as validating
 from .engine.budget import Budget, SearchStopped
 from .engine.tuners import consecutive_failures_error
-from .errors import DataError, PluginError, SearchError, last_line
+from .errors import DataError, SearchError, last_line
 from .result import SearchResult
-from .runs import events, stop
+from .runs import events, liveness, stop
 from .runs.rundir import RunDir, now
 from .settings import DEFAULTS
 
 # distributions whose versions run.json records
 TRAINED_WITH = ("automodel", "tensorflow", "keras", "keras-tuner")
 # run.json keys that must match for a run directory to be resumed
-RESUME_KEYS = ("task", "architectures", "tuner", "seed", "validation")
+RESUME_KEYS = ("task", "architectures", "configured", "tuner", "seed", "validation")
+# run.json keys a resumed search takes from the new call (and records as changed)
+RESUMED_WITH = ("epochs", "batch_size", "protocol", "max_params", "max_consecutive_failures")
 
 
 def search(
@@ -111,48 +112,53 @@ def search(
     plan = distributed.plan(workers, trials_per_gpu, strategy, bind, max_worker_memory)
     prepared = prepare(task, data, seed=seed, target=target, validation_data=validation_data, test_data=test_data)
     how_validated, plan_of_training = _training_plan(prepared, validation, budget_seconds, batch_size, epochs, patience)
-    chosen, left_out = _prepare_architectures(_choose_architectures(prepared.spec.task, architectures), prepared.spec,
-                                              named=architectures is not None)
-    if plan.distributed:
-        distributed.check_installed(chosen)
+    chosen = selection.choose(prepared.spec.task, architectures)
+    configured, unportable = selection.configurations(chosen)  # before prepare changes them
+    plan = distributed.keep_in_process(plan, unportable, workers, bind)
+    chosen, left_out = selection.prepare(chosen, prepared.spec, named=architectures is not None)
+    configured = {arch.name: configured[arch.name] for arch in chosen if arch.name in configured}
 
     run = RunDir(Path(directory) / (name or _default_name(data, prepared.spec.task)))
-    meta = {**_run_meta(prepared, chosen, tuner, max_trials, plan_of_training, seed), "validation": how_validated,
-            **({"left_out": left_out} if left_out else {})}
-    _open_run_dir(run, meta, overwrite)
-    _start_session(run, prepared, how_validated, seed)
-    # a stop asked from outside (another process, the desktop app's Runs tab) ends it too
-    budget = Budget(budget_seconds, stop_event, stop_request=lambda: stop.stop_reason(run))
-    settings = dict(
-        tuner=tuner,
-        max_trials=search_settings.trial_limit(max_trials, budget_seconds),
-        epochs=plan_of_training.epochs,
-        seed=seed,
-        batch_size=plan_of_training.batch_size,
-        patience=plan_of_training.patience,
-        protocol=plan_of_training.to_dict(),
-        trial_cap=budget.trial_cap,  # worker processes' budgets know only the deadline
-        validation=how_validated,
-        max_consecutive_failures=max_consecutive_failures,
-        max_params=max_params,
-        strategy=strategy,
-    )
-    refits = prepared.spec.target != "generation"
-    if refits:
-        refit.forget(run)  # a resumed search may end with another best trial
-        budget.reserve_for = lambda: refit.estimate_seconds(run, _samples(prepared))
-        budget.trial_ended()  # a resumed run already has a best trial
-    events.report(reporter, "search_start", max_trials=max_trials, epochs=plan_of_training.epochs,
-                  batch_size=plan_of_training.batch_size, patience=plan_of_training.patience)
-    if plan.distributed:
-        distributed.search_with_workers(plan, run, prepared, settings, budget, reporter)
-    else:
-        _search_here(run, prepared, chosen, settings, budget, reporter)
-    chosen_ensemble = ensemble.build(run, max_ensemble_size)
-    events.report(reporter, "ensemble", record=chosen_ensemble, objective=prepared.spec.objective)
-    if refits and not _stopped_by_user(budget):
-        _final_refit(run, prepared, chosen, budget, seed, reporter)
-    return SearchResult(run.path, chosen)
+    meta = {**_run_meta(prepared, chosen, tuner, max_trials, plan_of_training, seed, max_params,
+                       max_consecutive_failures), "validation": how_validated,
+            **({"left_out": left_out} if left_out else {}), **({"configured": configured} if configured else {})}
+    meta = _open_run_dir(run, meta, overwrite)
+    # a heartbeat tells readers the search lives (runs/liveness.py); Ctrl-C stops it after the epoch
+    with liveness.beating(run), stop.on_interrupt(run):
+        run.write_meta(meta)
+        _start_session(run, prepared, how_validated, seed)
+        # a stop asked from outside (another process, the desktop app's Runs tab) ends it too
+        budget = Budget(budget_seconds, stop_event, stop_request=lambda: stop.stop_reason(run))
+        settings = dict(
+            tuner=tuner,
+            max_trials=search_settings.trial_limit(max_trials, budget_seconds),
+            epochs=plan_of_training.epochs,
+            seed=seed,
+            batch_size=plan_of_training.batch_size,
+            patience=plan_of_training.patience,
+            protocol=plan_of_training.to_dict(),
+            trial_cap=budget.trial_cap,  # worker processes' budgets know only the deadline
+            validation=how_validated,
+            max_consecutive_failures=max_consecutive_failures,
+            max_params=max_params,
+            strategy=strategy,
+        )
+        refits = prepared.spec.target != "generation"
+        if refits:
+            refit.forget(run)  # a resumed search may end with another best trial
+            budget.reserve_for = lambda: refit.estimate_seconds(run, _samples(prepared))
+            budget.trial_ended()  # a resumed run already has a best trial
+        events.report(reporter, "search_start", max_trials=max_trials, epochs=plan_of_training.epochs,
+                      batch_size=plan_of_training.batch_size, patience=plan_of_training.patience)
+        if plan.distributed:
+            distributed.search_with_workers(plan, run, prepared, settings, budget, reporter)
+        else:
+            _search_here(run, prepared, chosen, settings, budget, reporter)
+        chosen_ensemble = ensemble.build(run, max_ensemble_size)
+        events.report(reporter, "ensemble", record=chosen_ensemble, objective=prepared.spec.objective)
+        if refits and not _stopped_by_user(budget):
+            _final_refit(run, prepared, chosen, budget, seed, reporter)
+        return SearchResult(run.path, chosen)
 
 
 def _training_plan(prepared: PreparedData, validation: str, budget_seconds, batch_size, epochs, patience):
@@ -189,6 +195,9 @@ def _search_here(run: RunDir, prepared: PreparedData, chosen, settings: dict, bu
         status = "finished"
     except SearchStopped as stopped:
         status = f"stopped: {stopped}"
+    except KeyboardInterrupt:  # a second Ctrl-C, or one outside the main thread's handler
+        status = f"stopped: {stop.INTERRUPTED}"
+        raise
     except RuntimeError as exc:
         if "consecutive failures" not in str(exc):
             raise
@@ -249,59 +258,8 @@ def _default_name(data, task: str) -> str:
     return data if registry.get_dataset(data).tasks[0] == task else f"{data}-{task}"
 
 
-def _choose_architectures(task: str, names: list[str] | None):
-    available = registry.get_architectures(task)
-    if names is None:
-        if not available:
-            raise SearchError(
-                f"No installed architecture supports task {task!r}. "
-                "Run `automodel plugins` to see what is installed."
-            )
-        return sorted(available.values(), key=lambda arch: arch.portfolio_rank)  # stable: ties keep their order
-    if isinstance(names, str):
-        names = [names]
-    if not names:
-        raise SearchError("architectures is empty: name at least one, or pass None for all.")
-    chosen = []
-    for name in dict.fromkeys(names):
-        # an Architecture instance configures a plugin (e.g. VGG16Transfer(weights=path))
-        arch = name if isinstance(name, Architecture) else registry.get_architecture(name)
-        name = arch.name
-        if task not in arch.tasks:
-            raise SearchError(
-                f"Architecture {name!r} does not support task {task!r} (it supports "
-                f"{', '.join(arch.tasks)}). For {task!r} use: {', '.join(sorted(available)) or 'none installed'}."
-            )
-        chosen.append(arch)
-    return chosen
-
-
-def _prepare_architectures(chosen: list, spec, named: bool) -> tuple[list, dict]:
-    """Each architecture's ``prepare`` (weights to fetch, inputs it cannot take), before anything is written.
-
-    An architecture the caller named that cannot get what it needs stops the search
-    with its PluginError. One the search took by default is left out with a warning
-    that names it and the fix, so a machine without internet access still trains
-    what needs none: returns the architectures ready and ``{name: why}`` of those left out.
-    """
-    ready, left_out = [], {}
-    for arch in chosen:
-        try:
-            arch.prepare(spec)
-        except PluginError as exc:
-            if named:
-                raise
-            left_out[arch.name] = str(exc)
-            warnings.warn(f"automodel: left out architecture {arch.name!r}: {exc}", stacklevel=4)
-        else:
-            ready.append(arch)
-    if not ready:
-        reasons = "; ".join(f"{name}: {why}" for name, why in left_out.items())
-        raise PluginError(f"No installed architecture for task {spec.task!r} can take this data or machine ({reasons}).")
-    return ready, left_out
-
-
-def _run_meta(prepared: PreparedData, chosen, tuner, max_trials, protocol: training.Protocol, seed) -> dict:
+def _run_meta(prepared: PreparedData, chosen, tuner, max_trials, protocol: training.Protocol, seed, max_params,
+              max_consecutive_failures) -> dict:
     spec = prepared.spec
     return {
         "task": spec.task,
@@ -315,6 +273,8 @@ def _run_meta(prepared: PreparedData, chosen, tuner, max_trials, protocol: train
         "epochs": protocol.epochs,
         "batch_size": protocol.batch_size,
         "protocol": protocol.to_dict(),
+        "max_params": max_params,
+        "max_consecutive_failures": max_consecutive_failures,
         "seed": seed,
         "versions": {dist: registry.distribution_version(dist) for dist in TRAINED_WITH},
         "created": now(),
@@ -323,8 +283,15 @@ def _run_meta(prepared: PreparedData, chosen, tuner, max_trials, protocol: train
 
 
 def _open_run_dir(run: RunDir, meta: dict, overwrite: bool) -> None:
-    """Create, resume or (when asked) replace the run directory."""
+    """The run.json to write: a new run's, or the resumed run's with the settings asked now.
+
+    Refuses a directory that is not a run, or a run another search is running;
+    with ``overwrite`` the old run is deleted.
+    """
     path = run.path
+    if run.is_run() and liveness.status(run) == "running":
+        raise SearchError(f"{path} is being searched now by {liveness.owner(run)}. Wait for it to end, stop it "
+                          f"(automodel stop {path}), or choose another name.")
     if path.exists() and not run.is_run() and any(path.iterdir()):
         raise SearchError(
             f"{path} exists and is not an automodel run directory; automodel will not "
@@ -349,6 +316,18 @@ def _open_run_dir(run: RunDir, meta: dict, overwrite: bool) -> None:
                 f"Cannot resume {path} with different settings ({details}). "
                 "Choose another name, or overwrite=True to start over."
             )
-        meta = {**old, "max_trials": meta["max_trials"], "epochs": meta["epochs"], "protocol": meta["protocol"],
-                "status": "running"}
-    run.write_meta(meta)
+        meta = _resumed(old, meta)
+    return meta
+
+
+def _resumed(old: dict, asked: dict) -> dict:
+    """Resume with the training settings asked now: later trials train with them, run.json records the change."""
+    changed = {key: [old.get(key), asked.get(key)] for key in RESUMED_WITH if old.get(key) != asked.get(key)}
+    meta = {**old, **{key: asked.get(key) for key in RESUMED_WITH}, "max_trials": asked["max_trials"],
+            "status": "running"}
+    if changed:
+        meta["resumed"] = [*old.get("resumed", []), {"time": now(), "changed": changed}]
+        warnings.warn("automodel: resuming with changed training settings (" + "; ".join(
+            f"{key}: {was!r} -> {now_!r}" for key, (was, now_) in changed.items()) + "); the trials already "
+            "run keep theirs, and run.json records the change under 'resumed'.", stacklevel=4)
+    return meta

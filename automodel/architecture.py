@@ -34,6 +34,12 @@ class Architecture:
     # short budget reaches it); equal ranks keep the registry's order
     portfolio_rank: int = 1
 
+    def __new__(cls, *args, **kwargs):
+        # what it was made with, so worker processes and open_run can make it again (portable.py)
+        instance = super().__new__(cls)
+        instance._made_with = (args, kwargs)
+        return instance
+
     def build(self, hp, spec):
         """Declare hyperparameters on ``hp`` and return a ``keras.Model`` for ``spec``.
 

@@ -15,11 +15,11 @@ from pathlib import Path
 
 import numpy as np
 
-from . import registry
+from . import portable, registry
 from .data.prepared import encode_labels, fit_arguments, in_memory, load_split, to_model_inputs
 from .engine import ensemble, refit
 from .errors import PluginError, SearchError
-from .runs import stop
+from .runs import liveness, stop
 from .runs.leaderboard import ENSEMBLE, WITH_MODEL, leaderboard
 from .runs.rundir import RunDir
 from .tasks import TaskSpec
@@ -56,6 +56,11 @@ class SearchResult:
     @property
     def path(self) -> Path:
         return self.run.path
+
+    @property
+    def status(self) -> str | None:
+        """``running``, ``finished``, ``stopped: ...``, ``failed``, or ``interrupted`` when its search is gone."""
+        return liveness.status(self.run)
 
     @property
     def task(self) -> str:
@@ -186,7 +191,9 @@ class SearchResult:
         return self._models[key]
 
     def _architecture(self, name: str):
-        """The architecture a trial was searched with: the instance the search was given, else the installed one."""
+        """The architecture a trial was searched with: as given, as recorded in run.json, else the installed one."""
+        if name not in self._architectures and name in self.meta.get("configured", {}):
+            self._architectures[name] = portable.rebuild(self.meta["configured"][name])
         if name in self._architectures:
             return self._architectures[name]
         try:
@@ -273,7 +280,7 @@ class SearchResult:
         terminal, a machine sharing the folder): the request is a file the search
         reads after each epoch, workers included.
         """
-        status = self.run.meta().get("status")
+        status = self.status
         if status != "running":
             raise SearchError(f"{self.path} is not running (its status is {status!r}), so there is nothing to stop.")
         stop.request_stop(self.run, reason)

@@ -157,6 +157,23 @@ class Dense(Architecture):
         return keras.Model(inputs, spec.head(x))
 
 
+class Narrow(Dense):
+    """Not registered: a search gets it configured in code, as VGG16Transfer(weights=path)."""
+
+    name = "narrow"
+
+    def __init__(self, max_units):
+        self.max_units = max_units
+
+    def build(self, hp, spec):
+        import keras
+
+        inputs, x = spec.inputs()
+        x = keras.layers.Flatten()(x)
+        x = keras.layers.Dense(hp.Int("units", 2, self.max_units, step=2), activation="relu")(x)
+        return keras.Model(inputs, spec.head(x))
+
+
 class Failing(Dense):
     name = "failing"
 

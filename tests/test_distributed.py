@@ -128,13 +128,22 @@ def test_an_address_this_machine_cannot_listen_on_is_refused_before_anything_is_
     assert not (tmp_path / "b").exists()
 
 
-def test_architectures_workers_cannot_load_are_refused(tmp_path, small_digits):
+def test_architectures_workers_cannot_make_are_refused_or_trained_here(tmp_path, small_digits, monkeypatch):
     from conftest import plugin_of, registered, tiny_architecture
 
-    with registered(plugin_of(tiny_architecture("local")), "local"):
-        with pytest.raises(SearchError, match="exists only in this process"):
+    with registered(plugin_of(tiny_architecture("local")), "local"):  # its class is defined inside a function
+        with pytest.raises(SearchError, match="Worker processes cannot make these architectures: 'local': its class"
+                                              ", 'tiny_architecture.<locals>.Tiny', is defined inside a function"):
             automodel.search(data=small_digits, architectures=["local"], workers=2, directory=tmp_path, name="l", **SEARCH)
-    assert not (tmp_path / "l").exists()
+        assert not (tmp_path / "l").exists()
+        # workers="auto" on a server with two GPUs: the notebook that works on a laptop works here too
+        monkeypatch.setenv("AUTOMODEL_GPUS", "0,1")
+        assert plan("auto").distributed
+        with pytest.warns(UserWarning, match="trains in this process, not in 2 worker processes"):
+            result = automodel.search(data=small_digits, architectures=["local"], max_trials=1, epochs=1,
+                                      directory=tmp_path, name="l", **SEARCH)
+    assert trials_only(result.leaderboard())["status"].tolist() == ["completed"]
+    assert not (result.path / "logs").exists()  # no chief, no workers
 
 
 # -- real chief and workers ----------------------------------------------------
@@ -171,6 +180,26 @@ def test_chief_and_two_workers_finish_exactly_max_trials_on_one_leaderboard(tmp_
     assert {w for ran in workers_of(result).values() for w in ran} == {"w1", "w2"}  # both trained
     assert result.run.meta()["status"] == "finished"
     assert 0.3 < result.evaluate()["accuracy"] <= 1.0
+
+
+def test_an_architecture_configured_in_code_is_rebuilt_by_workers_and_by_open_run(
+    tmp_path, installed_plugin, small_digits
+):
+    from automodel_test_dense import Narrow
+
+    result = automodel.search(data=small_digits, architectures=[Narrow(max_units=6)], workers=2, max_trials=3,
+                              epochs=2, directory=tmp_path, name="n", **SEARCH)
+    meta = result.run.meta()
+    assert meta["configured"] == {"narrow": {"class": "automodel_test_dense:Narrow", "args": [], "kwargs": {"max_units": 6}}}
+    board = trials_only(result.leaderboard())
+    assert len(board) == 3 and board["status"].isin(["completed", "pruned"]).all()
+    assert set(board["narrow/units"]) <= {2, 4, 6}  # each worker searched the configured space, not a default one
+    assert len({w for ran in workers_of(result).values() for w in ran}) == 2
+    reopened = automodel.open_run(result.path)  # no instance passed: run.json says how to make it
+    assert reopened.evaluate() == result.evaluate()
+    with pytest.raises(SearchError, match="configured"):  # resuming with another configuration
+        automodel.search(data=small_digits, architectures=[Narrow(max_units=8)], workers=2, max_trials=4,
+                         directory=tmp_path, name="n", **SEARCH)
 
 
 def test_a_stop_request_ends_workers_after_their_epoch_and_no_process_outlives_the_search(

@@ -79,6 +79,13 @@ def test_resume_keeps_finished_trials_and_runs_only_new_ones(tmp_path, small_dig
         # a finished run resumes to nothing new
         again = automodel.search(max_trials=3, **options)
         assert again.run.trial_ids() == ["0", "1", "2"]
+        assert "resumed" not in again.run.meta()  # nothing was changed
+        # changed training settings apply to the trials still to run, and run.json says so
+        with pytest.warns(UserWarning, match=r"changed training settings \(batch_size: \d+ -> 16"):
+            changed = automodel.search(max_trials=4, batch_size=16, **options)
+        meta = changed.run.meta()
+        assert meta["batch_size"] == 16 and meta["resumed"][-1]["changed"]["batch_size"] == [first.meta["batch_size"], 16]
+        assert changed.run.trial_ids() == ["0", "1", "2", "3"]
 
 
 def test_resume_with_other_data_or_settings_is_refused(tmp_path, small_digits):

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import ipywidgets as widgets
 
+from automodel.runs import liveness
 from automodel.runs.leaderboard import ENSEMBLE, STATUS_ORDER, WITH_MODEL, leaderboard
 from automodel.runs.rundir import RunDir
 
@@ -98,7 +99,7 @@ class Leaderboard(widgets.VBox):
                     self.table.value = board_html(None, "")
                     return None
                 meta = run.meta()
-                self.status = meta.get("status")
+                self.status = liveness.status(run, meta)  # "interrupted" once its search is gone
                 self.objective = meta["objective"]["name"]
                 self.board = leaderboard(run.path)
                 self._update_heading()

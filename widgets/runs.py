@@ -16,6 +16,7 @@ import ipywidgets as widgets
 
 import automodel
 from automodel import AutomodelError
+from automodel.runs import liveness
 from automodel.runs.rundir import RunDir
 
 from .board import Leaderboard
@@ -31,7 +32,7 @@ def find_runs(directory: Path) -> list[RunDir]:
 
 def _label(run: RunDir) -> str:
     meta = run.meta()
-    return f"{run.path.name} · {meta.get('task', '?')} · {meta.get('status', '?')}"
+    return f"{run.path.name} · {meta.get('task', '?')} · {liveness.status(run, meta) or '?'}"
 
 
 class RunBrowser(widgets.VBox):

@@ -23,6 +23,7 @@ import textwrap
 
 from .. import registry, settings
 from ..errors import AutomodelError, SearchError
+from ..runs import liveness
 from .options import SEARCH_OPTIONS
 from .output import (
     DONE,
@@ -118,7 +119,7 @@ def cmd_leaderboard(args) -> int:
     board = leaderboard(run.path)
     meta = run.meta()
     if args.json:
-        print_json({"run_dir": str(run.path), "task": meta["task"], "status": meta.get("status"),
+        print_json({"run_dir": str(run.path), "task": meta["task"], "status": liveness.status(run, meta),
                     "objective": meta["objective"], "validation": describe_validation(meta),
                     "trials": board_records(board)})
     elif args.csv:
@@ -156,7 +157,7 @@ def cmd_stop(args) -> int:
     from .files import run_dir
 
     run = run_dir(args.run_dir)
-    status = run.meta().get("status")
+    status = liveness.status(run)
     if status != "running":
         raise SearchError(f"{args.run_dir} is not running (its status is {status!r}), so there is nothing to stop.")
     stop.request_stop(run, "stopped by user")

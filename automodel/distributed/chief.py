@@ -33,7 +33,7 @@ from ..errors import AutomodelError, SearchError
 from ..runs import stop
 from ..runs.rundir import RunDir, now
 from . import session
-from .plan import watch_parent
+from .plan import supervised_by
 
 POLL_SECONDS = 0.2
 
@@ -165,7 +165,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     os.environ.setdefault("CUDA_VISIBLE_DEVICES", "-1")  # the chief trains nothing
     signal.signal(signal.SIGTERM, _terminate)
-    watch_parent(args.parent_pid)
+    supervised_by(args.parent_pid)
     try:
         return serve(RunDir(args.run_dir), args.bind)
     except AutomodelError as exc:

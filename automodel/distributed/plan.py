@@ -24,6 +24,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import re
+import signal
 import subprocess
 import sys
 import threading
@@ -31,7 +32,6 @@ import time
 import warnings
 from pathlib import Path
 
-from .. import registry
 from ..addresses import is_loopback, parse_address, probe_port
 from ..errors import SearchError
 from ..runs import stop
@@ -40,6 +40,7 @@ from ..settings import STRATEGIES, whole
 from . import session
 from .relay import Relay
 
+ASSUMED_GPUS = "AUTOMODEL_GPUS"  # ids of GPUs to plan for instead of those TensorFlow sees
 LOCAL_BIND = "127.0.0.1:0"  # the chief listens here unless told otherwise; 0: any free port
 RECYCLE_EXIT = 75  # a worker ends with this to be replaced by a fresh process
 ERROR_EXIT = 2  # a worker's setup is wrong (a plugin, the data): restarting will not help
@@ -129,7 +130,14 @@ def _environments(count: int, gpus: list[str], slots: list[str], strategy: str |
 
 
 def visible_gpus() -> list[str]:
-    """``CUDA_VISIBLE_DEVICES`` ids of the GPUs TensorFlow sees here."""
+    """``CUDA_VISIBLE_DEVICES`` ids of the GPUs TensorFlow sees here.
+
+    ``AUTOMODEL_GPUS=0,1`` names them instead: the plan of a multi-GPU server,
+    rehearsed where there is none (the workers then train on the CPU).
+    """
+    assumed = os.environ.get(ASSUMED_GPUS)
+    if assumed is not None:
+        return [gpu.strip() for gpu in assumed.split(",") if gpu.strip()]
     from ..startup import load_tensorflow
 
     count = len(load_tensorflow().config.list_physical_devices("GPU"))
@@ -179,17 +187,20 @@ def _default_memory(count: int) -> int | None:
     return int(psutil.virtual_memory().total * MEMORY_SHARE / max(count, 1))
 
 
-def check_installed(architectures) -> None:
-    """Worker processes load architectures from installed plugins; refuse any they cannot."""
-    installed = {row.name for row in registry.list_plugins() if row.distribution != "unknown"}
-    for arch in architectures:
-        known = registry.get_architectures().get(arch.name)  # as a worker will get it
-        if arch.name not in installed or type(known) is not type(arch) or vars(known) != vars(arch):
-            raise SearchError(
-                f"Architecture {arch.name!r} exists only in this process (registered here, or "
-                "configured with arguments), so worker processes cannot load it. Install it as a "
-                "plugin with an entry point (see the README), or search without workers."
-            )
+def keep_in_process(plan: Plan, unportable: dict[str, str], workers, bind: str | None) -> Plan:
+    """Workers rebuild architectures from run.json (``automodel.portable``); some cannot be.
+
+    With ``workers="auto"`` and no ``bind`` the search then trains here, as on a
+    machine with one GPU, and says so; asked for workers explicitly, it refuses.
+    """
+    if not plan.distributed or not unportable:
+        return plan
+    why = "; ".join(f"{name!r}: {reason}" for name, reason in unportable.items())
+    if workers == "auto" and bind is None:
+        warnings.warn(f"automodel: this search trains in this process, not in {len(plan.workers)} worker processes, "
+                      f"because worker processes cannot make these architectures ({why}).", UserWarning, stacklevel=3)
+        return Plan([], None, None)
+    raise SearchError(f"Worker processes cannot make these architectures: {why}. Fix that, or search without workers.")
 
 
 # -- the local processes -----------------------------------------------------
@@ -235,10 +246,16 @@ class _Process:
             self.popen.wait()
 
 
-def watch_parent(parent_pid: int | None) -> None:
-    """End this process when ``parent_pid`` ends (checked every second), so no child outlives its search."""
+def supervised_by(parent_pid: int | None) -> None:
+    """A chief or worker started by a search: end when ``parent_pid`` ends, leave Ctrl-C to it.
+
+    No child outlives its search (checked every second). Ctrl-C in a terminal
+    reaches the whole process group; the search answers it by asking every process
+    to stop after its epoch (the stop file), so the children ignore the signal.
+    """
     if not parent_pid:
         return
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
     def watch():
         while os.getppid() == parent_pid:
@@ -278,6 +295,9 @@ def search_with_workers(plan: Plan, run: RunDir, prepared, settings: dict, budge
         address = _wait_for_chief(run, chief)
         relay.emit("chief_ready", address=address, run_dir=str(run.path))
         _supervise(chief, processes[1:], run, relay, budget, plan)
+    except KeyboardInterrupt:  # a second Ctrl-C: end everything now
+        run.update_meta(status=f"stopped: {stop.INTERRUPTED}", updated=now())
+        raise
     finally:
         for process in reversed(processes):  # workers first, the chief last
             process.end()

@@ -59,7 +59,7 @@ def save_splits(run: RunDir, prepared) -> None:
 
 def rebuild(run: RunDir):
     """The prepared data and architectures of the search in ``run``, as its parent had them."""
-    from .. import registry
+    from .. import portable, registry
     from ..data.prepared import PreparedData, as_split
     from ..tasks import TaskSpec
 
@@ -76,4 +76,6 @@ def rebuild(run: RunDir):
         fingerprint=meta["data"]["fingerprint"],
         source=source,
     )
-    return prepared, [registry.get_architecture(name) for name in meta["architectures"]]
+    configured = meta.get("configured", {})  # configured in code or registered in the parent's session
+    return prepared, [portable.rebuild(configured[name]) if name in configured else registry.get_architecture(name)
+                      for name in meta["architectures"]]

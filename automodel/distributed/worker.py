@@ -25,10 +25,10 @@ import time
 
 from ..addresses import parse_address
 from ..errors import AutomodelError
-from ..runs import stop
+from ..runs import liveness, stop
 from ..runs.rundir import RunDir
 from . import session
-from .plan import RECYCLE_EXIT, parse_size, watch_parent
+from .plan import RECYCLE_EXIT, parse_size, supervised_by
 
 CHIEF_TIMEOUT_SECONDS = 300  # a request the chief leaves unanswered this long means it is gone
 IDLE_SECONDS = 0.5  # between requests while the chief has no trial ready (Hyperband waits for a bracket)
@@ -129,7 +129,8 @@ def run_worker(run_dir, chief: str | None = None, worker_id: str | None = None, 
     budget.trial_cap = settings.get("trial_cap")
     tuner = trials.build_tuner(run, prepared, chosen, settings, budget, mixins=(_limits(limit),))
     try:
-        trials.run_trials(tuner, prepared, settings)
+        with liveness.beating(run, worker_id):  # who trains, for readers of the run directory
+            trials.run_trials(tuner, prepared, settings)
     except Recycle as why:
         print(f"automodel worker {worker_id}: recycling the process ({why})", file=sys.stderr, flush=True)
         return RECYCLE_EXIT
@@ -149,7 +150,7 @@ def add_arguments(parser) -> None:
 
 def main(args) -> int:
     """The ``automodel worker`` command; without a supervisor, it replaces itself when recycled."""
-    watch_parent(args.parent_pid)
+    supervised_by(args.parent_pid)
     code = run_worker(args.dir, args.chief, args.id, args.max_memory, args.wait)
     if code == RECYCLE_EXIT and args.parent_pid is None:
         sys.stderr.flush()

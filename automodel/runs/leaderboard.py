@@ -11,11 +11,12 @@ import time
 
 import pandas as pd
 
+from . import liveness
 from .rundir import RunDir
 
 # the ensemble of the trials (ensemble.py) is a row of its own, ranked by its score among them
 ENSEMBLE = "ensemble"
-STATUS_ORDER = {"completed": 0, ENSEMBLE: 0, "pruned": 1, "running": 2, "failed": 3}
+STATUS_ORDER = {"completed": 0, ENSEMBLE: 0, "pruned": 1, "running": 2, "interrupted": 2, "failed": 3}
 # the statuses of trials that kept a trained model (a pruned trial keeps its best epoch)
 WITH_MODEL = ("completed", "pruned")
 ENDED = (*WITH_MODEL, "failed")  # trials that ran to their end (the ensemble row is no trial)
@@ -83,13 +84,17 @@ def _metric_order(name: str, objective: str) -> tuple:
 def leaderboard(run_dir) -> pd.DataFrame:
     """One row per trial: id, architecture, status, metrics, size, time, hyperparameters, reason."""
     run = RunDir(run_dir)
-    objective = run.meta()["objective"]
+    meta = run.meta()
+    objective = meta["objective"]
+    live = liveness.status(run, meta) == "running"
     name, direction = objective["name"], objective["direction"]
     rows, metric_names, hp_names = [], set(), set()
     for trial_id in run.trial_ids():
         kt_trial, record = run.keras_tuner_trial(trial_id), run.trial_record(trial_id)
         values = (kt_trial.get("hyperparameters") or {}).get("values") or {}
         status = _status(kt_trial, record)
+        if status == "running" and not live:  # its search was killed: resuming continues the trial
+            status = liveness.INTERRUPTED
         metrics = _metrics(kt_trial, record, name, direction)
         hps = searched_hyperparameters(values)
         seconds = record.get("seconds")
