@@ -102,7 +102,9 @@ def search(
     process where there is at most one GPU; an integer starts that many worker
     processes. ``strategy="mirrored"`` trains each trial over all local GPUs.
     ``bind`` is where the chief listens for workers (default ``127.0.0.1``, any
-    port); a worker process over ``max_worker_memory`` is replaced between trials.
+    port); every call to it carries the session's token (``AUTOMODEL_TOKEN``, else
+    a new one, in ``RUN/chief_token``); a worker process over ``max_worker_memory``
+    is replaced between trials.
     See ``automodel.distributed``.
     """
     budget_seconds = search_settings.check(

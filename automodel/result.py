@@ -260,18 +260,23 @@ class SearchResult:
             raise SearchError("predict_proba() is for classification tasks; use predict().")
         return self.model(trial_id).predict(self._inputs(x), verbose=0)
 
-    def export(self, path, formats=None, trial=None, overwrite: bool = False) -> dict:
+    def export(self, path, formats=None, trial=None, overwrite: bool = False, include_samples: bool = False) -> dict:
         """Write the best (or ``trial``'s) model to the folder ``path`` for deployment.
 
         ``formats``: any of "keras", "saved_model", "tflite", "onnx" (default: the
         first three). Each artifact is reloaded by its own runtime and checked
-        against the trained model; the model card (returned, and written as
-        ``model_card.json`` and ``MODEL_CARD.md``) records the results. An
-        existing ``path`` is replaced only with ``overwrite=True``.
+        against the trained model on up to 32 rows of the held-out test split; the
+        model card (returned, and written as ``model_card.json`` and
+        ``MODEL_CARD.md``) records the results. Those rows are real data, so they
+        stay out of the folder unless ``include_samples=True`` writes them as
+        ``sample_inputs.npy``, with the trained model's outputs on them as
+        ``sample_outputs.npy``. An existing ``path`` is replaced only with
+        ``overwrite=True``.
         """
         from .export.exporter import export_model
 
-        return export_model(self, path, formats=formats, trial=trial, overwrite=overwrite)
+        return export_model(self, path, formats=formats, trial=trial, overwrite=overwrite,
+                            include_samples=include_samples)
 
     def request_stop(self, reason: str = "stopped by user") -> None:
         """Ask the search writing this run to stop after its current epoch, keeping finished trials.

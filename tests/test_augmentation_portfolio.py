@@ -112,7 +112,7 @@ def test_an_augmented_model_exports_and_verifies_in_every_format(tmp_path, small
     result = automodel.search(task="image_classification", data=(x[:300], y[:300]), architectures=[Augmented()],
                               tuner="random", max_trials=1, epochs=1, validation="split", directory=tmp_path, seed=0)
     assert result.best_hyperparameters()["cnn/augment"] is True
-    card = result.export(tmp_path / "export", formats=ALL_FORMATS)
+    card = result.export(tmp_path / "export", formats=ALL_FORMATS, include_samples=True)
     assert {name: info["status"] for name, info in card["formats"].items()} == dict.fromkeys(ALL_FORMATS, "verified")
     assert card["processing_layers"] == ["Normalization"]  # augmentation is not deployment preprocessing
     folder = tmp_path / "export"

@@ -89,11 +89,26 @@ def test_sizes_and_memory_limits():
     assert 0 < plan(2, gpus=[]).max_worker_memory < psutil.virtual_memory().total  # a share of the host's memory
 
 
-def test_binding_beyond_this_machine_warns_that_grpc_is_unauthenticated(recwarn):
+def test_binding_beyond_this_machine_warns_that_grpc_is_not_encrypted(recwarn):
     plan(1, bind="127.0.0.1:0", gpus=[])
-    assert not [w for w in recwarn if "unauthenticated" in str(w.message)]
-    with pytest.warns(UserWarning, match="unauthenticated"):
+    assert not [w for w in recwarn if "not encrypted" in str(w.message)]
+    with pytest.warns(UserWarning, match="authenticated by the session's token but not encrypted"):
         plan(1, bind="0.0.0.0:0", gpus=[])
+
+
+def test_the_session_token_is_private_and_a_chosen_one_must_be_long(tmp_path, monkeypatch):
+    from automodel.distributed import auth
+    from automodel.runs.rundir import RunDir
+
+    run = RunDir(tmp_path)
+    token = auth.issue(run)
+    assert len(token) >= 32 and auth.stored_token(run) == token and auth.issue(run) != token  # one per session
+    assert (tmp_path / "chief_token").stat().st_mode & 0o777 == 0o600
+    monkeypatch.setenv("AUTOMODEL_TOKEN", "cluster-script-secret")
+    assert auth.issue(run) == auth.worker_token(run, None) == "cluster-script-secret"
+    monkeypatch.setenv("AUTOMODEL_TOKEN", "short")
+    with pytest.raises(SearchError, match="AUTOMODEL_TOKEN must be at least 16"):
+        plan(2, gpus=[])  # before a search writes anything
 
 
 @pytest.mark.parametrize(
@@ -148,19 +163,25 @@ def test_architectures_workers_cannot_make_are_refused_or_trained_here(tmp_path,
 
 # -- real chief and workers ----------------------------------------------------
 
+AUTOMODEL_CLI = [sys.executable, "-m", "automodel.cli"]
+
+
+def start_cli_chief(address, data, directory, name, max_trials, epochs, stdout):
+    """``automodel chief`` serving a search of the ``dense`` architecture, as a cluster script starts it."""
+    return subprocess.Popen(
+        [*AUTOMODEL_CLI, "chief", "--bind", address, "--task", "image_classification", "--data", str(data),
+         "--architectures", "dense", "--tuner", "random", "--max-trials", str(max_trials), "--epochs", str(epochs),
+         "--dir", str(directory), "--name", name],
+        stdout=stdout, stderr=subprocess.PIPE, text=True,
+    )
+
 
 def test_chief_and_two_workers_finish_exactly_max_trials_on_one_leaderboard(tmp_path, installed_plugin, digits_npz):
     address = f"127.0.0.1:{free_port()}"
-    automodel_cli = [sys.executable, "-m", "automodel.cli"]
-    chief = subprocess.Popen(
-        [*automodel_cli, "chief", "--bind", address, "--task", "image_classification", "--data", str(digits_npz),
-         "--architectures", "dense", "--tuner", "random", "--max-trials", "6", "--epochs", "4",
-         "--dir", str(tmp_path), "--name", "cluster"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )
+    chief = start_cli_chief(address, digits_npz, tmp_path, "cluster", max_trials=6, epochs=4, stdout=subprocess.PIPE)
     run_dir = tmp_path / "cluster"
     workers = [
-        subprocess.Popen([*automodel_cli, "worker", "--chief", address, "--dir", str(run_dir), "--id", name],
+        subprocess.Popen([*AUTOMODEL_CLI, "worker", "--chief", address, "--dir", str(run_dir), "--id", name],
                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         for name in ("w1", "w2")
     ]
@@ -168,7 +189,8 @@ def test_chief_and_two_workers_finish_exactly_max_trials_on_one_leaderboard(tmp_
     worker_errors = [worker.communicate(timeout=60)[1] for worker in workers]
     assert chief.returncode == 0, err
     assert [worker.returncode for worker in workers] == [0, 0], worker_errors
-    assert f"automodel worker --chief {address} --dir {run_dir}" in out  # the chief says how to join
+    token = (run_dir / "chief_token").read_text().strip()  # the workers took it from there
+    assert f"automodel worker --chief {address} --dir {run_dir} --token {token}" in out  # the chief says how to join
 
     result = automodel.open_run(run_dir)
     board = trials_only(result.leaderboard())
@@ -180,6 +202,42 @@ def test_chief_and_two_workers_finish_exactly_max_trials_on_one_leaderboard(tmp_
     assert {w for ran in workers_of(result).values() for w in ran} == {"w1", "w2"}  # both trained
     assert result.run.meta()["status"] == "finished"
     assert 0.3 < result.evaluate()["accuracy"] <= 1.0
+
+
+def test_the_chief_refuses_calls_and_workers_without_its_token(tmp_path, installed_plugin, digits_npz):
+    import grpc
+    from keras_tuner.src import protos
+
+    from automodel.distributed import session
+    from automodel.runs import stop
+    from automodel.runs.rundir import RunDir
+
+    address = f"127.0.0.1:{free_port()}"
+    chief = start_cli_chief(address, digits_npz, tmp_path, "locked", max_trials=1, epochs=1, stdout=subprocess.DEVNULL)
+    run = RunDir(tmp_path / "locked")
+    try:
+        give_up = time.monotonic() + 300
+        while not (session.read(run) or {}).get("chief") and chief.poll() is None and time.monotonic() < give_up:
+            time.sleep(0.2)
+        token = (run.path / "chief_token").read_text().strip()
+        stub = protos.get_service_grpc().OracleStub(grpc.insecure_channel(address))
+        for metadata in ((), (("automodel-token", "not-" + token),)):
+            with pytest.raises(grpc.RpcError) as refused:
+                stub.GetSpace(protos.get_service().GetSpaceRequest(), metadata=metadata, timeout=60)
+            assert refused.value.code() == grpc.StatusCode.UNAUTHENTICATED and "--token" in refused.value.details()
+        stub.GetSpace(protos.get_service().GetSpaceRequest(), metadata=(("automodel-token", token),), timeout=60)
+
+        worker = subprocess.run([*AUTOMODEL_CLI, "worker", "--chief", address, "--dir", str(run.path), "--id", "w",
+                                 "--token", "wrong-token-0123456789"], capture_output=True, text=True, timeout=300)
+        assert worker.returncode == 2 and "Traceback" not in worker.stderr, worker.stderr
+        assert worker.stderr.strip().splitlines()[-1] == (
+            f"automodel: error: The chief at {address} refused this worker's token: pass --token as printed by "
+            "`automodel chief` (or set AUTOMODEL_TOKEN).")
+        assert chief.poll() is None  # still serving, the refused worker never counted
+    finally:
+        stop.request_stop(run, "test over")
+        chief.communicate(timeout=120)
+    assert_no_processes_left()
 
 
 def test_an_architecture_configured_in_code_is_rebuilt_by_workers_and_by_open_run(

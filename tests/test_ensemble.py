@@ -106,7 +106,7 @@ def test_the_ensemble_is_the_default_when_it_scores_better(ensemble_run):
 def test_the_ensemble_exports_in_every_format_and_loads_without_automodel(ensemble_run, tmp_path):
     result = ensemble_run
     folder = tmp_path / "ensemble-model"
-    card = result.export(folder, formats=ALL_FORMATS, trial="ensemble")
+    card = result.export(folder, formats=ALL_FORMATS, trial="ensemble", include_samples=True)
     assert {name: outcome["status"] for name, outcome in card["formats"].items()} == dict.fromkeys(ALL_FORMATS, "verified")
     assert card["trial"] == "ensemble" and card["architecture"] == "ensemble"
     assert [m["trial"] for m in card["members"]] == [m["trial"] for m in result.ensemble_record()["members"]]

@@ -83,7 +83,7 @@ def hidden_leftovers(parent):
 @pytest.fixture(scope="module")
 def image_export(digits_run, tmp_path_factory):
     folder = tmp_path_factory.mktemp("exports") / "digits-model"
-    card = digits_run.export(folder, formats=ALL_FORMATS)
+    card = digits_run.export(folder, formats=ALL_FORMATS, include_samples=True)  # the files the checks below load
     return folder, card
 
 
@@ -100,7 +100,17 @@ def test_image_export_writes_and_verifies_every_format(image_export, digits_run)
         assert (folder / info["path"]).exists()
     assert (folder / "digits" / "1" / "saved_model.pb").is_file()  # TF Serving's NAME/1/ layout
     assert json.loads((folder / CARD_JSON).read_text()) == card
+    assert card["samples"] == {"inputs": "sample_inputs.npy", "outputs": "sample_outputs.npy"}  # asked for
+    assert np.load(folder / "sample_inputs.npy").shape == (32, 8, 8, 1)
     assert hidden_leftovers(folder.parent) == []
+
+
+def test_the_test_rows_stay_out_of_an_export_unless_asked_for(digits_run, tmp_path):
+    card = digits_run.export(tmp_path / "out", formats=["keras"])
+    assert sorted(os.listdir(tmp_path / "out")) == ["MODEL_CARD.md", "model.keras", "model_card.json"]
+    assert card["samples"] is None and card["formats"]["keras"]["samples"] == 32  # verified on them all the same
+    assert "not saved with the export: `include_samples=True` (`--include-samples`) saves them" in (
+        tmp_path / "out" / CARD_MARKDOWN).read_text()
 
 
 def test_model_card_records_the_model_and_its_scores(image_export, digits_run):
@@ -259,6 +269,30 @@ def test_failed_verification_leaves_nothing(digits_run, tmp_path, monkeypatch):
     assert os.listdir(tmp_path) == []
 
 
+def test_a_failure_midway_leaves_neither_the_folder_nor_its_staging(digits_run, tmp_path, monkeypatch):
+    from automodel.export import FORMATS
+
+    def umask(*args):
+        raise AssertionError("the exporter read or changed the process' umask")
+
+    def half_written(*args):
+        (args[2] / "model.tflite").write_bytes(b"half a flatbuffer")
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "umask", umask)
+    monkeypatch.setattr(FORMATS["tflite"], "write", half_written)
+    with pytest.raises(OSError, match="No space left"):
+        digits_run.export(tmp_path / "out", formats=["keras", "tflite"])
+    assert os.listdir(tmp_path) == []
+
+    monkeypatch.undo()
+    monkeypatch.setattr(os, "umask", umask)
+    digits_run.export(tmp_path / "out", formats=["keras"])
+    (tmp_path / "like-any-folder").mkdir()  # the staging folder got the mode any new folder gets
+    assert (tmp_path / "out").stat().st_mode == (tmp_path / "like-any-folder").stat().st_mode
+    assert sorted(os.listdir(tmp_path)) == ["like-any-folder", "out"]
+
+
 def test_overwrite_replaces_only_after_the_new_export_succeeded(digits_run, tmp_path, monkeypatch):
     from automodel.export import FORMATS
 
@@ -294,12 +328,13 @@ def test_overwrite_replaces_only_after_the_new_export_succeeded(digits_run, tmp_
 def test_cli_exports_verifies_and_refuses_to_overwrite(digits_run, tmp_path):
     target = tmp_path / "cli-export"
     command = [sys.executable, "-m", "automodel.cli", "export", str(digits_run.path), "--to", str(target)]
-    done = subprocess.run(command + ["--format", "keras", "onnx", "--trial", digits_run.best_trial_id],
-                          capture_output=True, text=True, timeout=600)
+    done = subprocess.run(command + ["--format", "keras", "onnx", "--trial", digits_run.best_trial_id,
+                                     "--include-samples"], capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-2000:]
     assert "keras        model.keras      verified with keras" in done.stdout
     assert "onnx         model.onnx       verified with onnxruntime" in done.stdout
     assert json.loads((target / CARD_JSON).read_text())["formats"]["onnx"]["status"] == "verified"
+    assert (target / "sample_inputs.npy").is_file() and (target / "sample_outputs.npy").is_file()  # asked for
 
     again = subprocess.run(command + ["--format", "keras"], capture_output=True, text=True, timeout=600)
     assert again.returncode == 2

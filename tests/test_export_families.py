@@ -38,7 +38,7 @@ def exported(tmp_path_factory):
             )
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")
-                card = result.export(root / "export", formats=ALL_FORMATS)
+                card = result.export(root / "export", formats=ALL_FORMATS, include_samples=True)
             cache[family] = result, root / "export", card, [str(w.message) for w in caught]
         return cache[family]
 

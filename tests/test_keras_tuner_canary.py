@@ -19,7 +19,7 @@ PRIVATE_NAMES = {
     "keras_tuner.src.engine.hyperparameters": ["HyperParameters"],  # portfolio.py
     "keras_tuner.src.engine.tuner_utils": ["SaveBestEpoch"],  # resume.py: carries a resumed trial's best epoch
     "keras_tuner.src.tuners.gridsearch": ["GridSearchOracle"],  # portfolio.py
-    "keras_tuner.src.distribute.oracle_client": ["TIMEOUT"],  # distributed/worker.py
+    "keras_tuner.src.distribute.oracle_client": ["TIMEOUT", "OracleClient"],  # distributed/worker.py, auth.py
     "keras_tuner.src.distribute.oracle_chief": ["OracleServicer"],  # distributed/chief.py
     "keras_tuner.src.protos": ["get_service", "get_service_grpc"],  # distributed/chief.py
     "keras_tuner.src.errors": ["FailedTrialError"],  # tuners.py strips this module path from reasons
@@ -68,3 +68,16 @@ def test_the_statuses_and_grid_state_automodel_reads():
     assert {"RUNNING", "COMPLETED", "FAILED", "INVALID", "STOPPED"} <= set(vars(TrialStatus))
     oracle = GridSearchOracle(max_trials=1)
     assert oracle._populate_next == [] and oracle.start_order == []  # the grid's walk, which portfolio.py steps around
+
+
+def test_the_oracle_client_sends_every_call_through_its_stub(monkeypatch):
+    """auth.py gives a worker's OracleClient a stub that adds the session's token: all its calls must use it."""
+    from keras_tuner.src import protos
+    from keras_tuner.src.distribute.oracle_client import OracleClient
+
+    for name, value in {"ORACLE_IP": "127.0.0.1", "ORACLE_PORT": "1", "TUNER_ID": "w"}.items():
+        monkeypatch.setenv(f"KERASTUNER_{name}", value)
+    client = OracleClient(oracle=None)  # the channel connects lazily: nothing listens on port 1
+    assert isinstance(client.stub, protos.get_service_grpc().OracleStub)
+    calls = [method for name, method in vars(OracleClient).items() if inspect.isfunction(method) and name[0] != "_"]
+    assert len(calls) >= 7 and all("self.stub." in inspect.getsource(method) for method in calls)

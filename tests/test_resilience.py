@@ -1,6 +1,7 @@
 """Never lose finished work: a killed search resumes mid-trial; too-large models and strategies."""
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -98,3 +99,44 @@ def test_mirrored_strategy_trains_on_a_machine_without_gpus(tmp_path, small_digi
         record = result.run.trial_record(result.best_trial_id)
         assert record["status"] == "completed" and record["epochs"] == 2 and record["replicas"] == 1
         assert 0.0 <= result.evaluate()["accuracy"] <= 1.0
+
+
+# -- every file automodel writes: whole, or not at all ----------------------------------
+
+
+def test_a_write_that_fails_midway_leaves_neither_a_partial_target_nor_a_temporary_file(tmp_path):
+    import numpy as np
+
+    from automodel.runs.atomic import atomic_write
+    from automodel.runs.rundir import save_array, write_json
+
+    target = tmp_path / "run.json"
+    write_json(target, {"status": "running"})
+    with pytest.raises(TypeError, match="not JSON serialisable"):  # json.dump has written the first key by then
+        write_json(target, {"status": "finished", "oops": object()})
+    assert read(target) == {"status": "running"} and os.listdir(tmp_path) == ["run.json"]
+
+    with pytest.raises(KeyboardInterrupt):
+        with atomic_write(tmp_path / "best.weights.h5") as temporary:
+            assert temporary.parent == tmp_path and temporary.name.startswith(".")
+            assert temporary.name.endswith(".weights.h5")  # Keras' save_weights insists on the suffix
+            temporary.write_bytes(b"half the weights")
+            raise KeyboardInterrupt
+    with pytest.raises(OSError, match="No space left"):
+        with atomic_write(tmp_path / "export", folder=True) as staging:
+            (staging / "model.keras").write_bytes(b"half a model")
+            raise OSError(28, "No space left on device")
+
+    def refused(source, destination):
+        raise PermissionError(13, "Permission denied")
+
+    with pytest.raises(PermissionError):  # the rename itself fails
+        with atomic_write(tmp_path / "grid.png", move=refused) as temporary:
+            temporary.write_bytes(b"a whole picture")
+    assert os.listdir(tmp_path) == ["run.json"]
+
+    save_array(tmp_path / "targets.npy", np.arange(3))
+    (tmp_path / "like-any-file").write_text("")  # mkstemp's 0600 would make the run private to its writer
+    assert (tmp_path / "targets.npy").stat().st_mode == (tmp_path / "like-any-file").stat().st_mode
+    assert np.load(tmp_path / "targets.npy").tolist() == [0, 1, 2]
+    assert sorted(os.listdir(tmp_path)) == ["like-any-file", "run.json", "targets.npy"]

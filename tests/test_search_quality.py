@@ -218,7 +218,7 @@ def test_export_writes_the_refit_model_and_says_so(refit_run, tmp_path):
     import numpy as np
 
     result, _ = refit_run  # its architecture stays registered while the fixture lives
-    card = result.export(tmp_path / "export", formats=["keras", "tflite"])
+    card = result.export(tmp_path / "export", formats=["keras", "tflite"], include_samples=True)
     single = result.export(tmp_path / "single", formats=["keras"], trial=result.best_trial_id)
     assert card["trained_on"]["refit"] is True and single["trained_on"]["refit"] is False
     assert all(outcome["status"] == "verified" for outcome in card["formats"].values())

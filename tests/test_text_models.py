@@ -189,7 +189,8 @@ def exported(searched):
         if name not in cache:
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")
-                card = result.export(root / name, formats=ALL_FORMATS, trial=trial_of(result, name))
+                card = result.export(root / name, formats=ALL_FORMATS, trial=trial_of(result, name),
+                                     include_samples=True)
             cache[name] = root / name, card, [str(w.message) for w in caught]
         return cache[name]
 

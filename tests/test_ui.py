@@ -30,7 +30,7 @@ from browser_tools import (
 from automodel import AutomodelError
 from automodel.cli import main
 from automodel.widgets import DesktopApp
-from automodel.widgets.serve import app_notebook, choose_port
+from automodel.widgets.serve import app_folders, app_notebook, choose_port
 from conftest import plugin_of, registered, tiny_architecture
 
 
@@ -114,9 +114,117 @@ def test_the_file_browser_fills_the_data_path(tmp_path):
 
 
 def test_the_app_notebook_runs_the_desktop_panel_in_the_runs_folder(tmp_path):
-    source = app_notebook(tmp_path / "runs", tmp_path).cells[0].source
+    source = app_notebook(tmp_path / "runs", tmp_path, tmp_path).cells[0].source
     assert f"os.chdir({str(tmp_path / 'runs')!r})" in source
-    assert f"DesktopApp({str(tmp_path / 'runs')!r}, browse_from={str(tmp_path)!r})" in source
+    assert f"DesktopApp({str(tmp_path / 'runs')!r}, browse_from={str(tmp_path)!r}, root={str(tmp_path)!r})" in source
+
+
+# -- one root folder: no path from the page leads outside it ---------------------------
+@pytest.fixture()
+def rooted(tmp_path):
+    """A root with a table, a folder outside it with another, and links from the root to outside."""
+    root, outside = tmp_path / "root", tmp_path / "outside"
+    (root / "data").mkdir(parents=True)
+    outside.mkdir()
+    for folder in (root / "data", outside):
+        (folder / "table.csv").write_text("a,b\n1,2\n")
+    (root / "linked").symlink_to(outside, target_is_directory=True)
+    (root / "data" / "linked.csv").symlink_to(outside / "table.csv")
+    return root, outside
+
+
+def refused(error, root) -> bool:
+    text = str(error)
+    return f"leads outside {root}, the folder this app may reach" in text and "automodel ui --root FOLDER" in text
+
+
+def test_paths_from_the_page_must_lead_inside_the_root(rooted):
+    root, outside = rooted
+    app = DesktopApp(root / "runs", browse_from=root, root=root)
+    form = app.search.form
+    form.data.value, form.target.value = "path:", "b"
+    for path in (outside / "table.csv", root / ".." / "outside" / "table.csv", root / "linked" / "table.csv",
+                 root / "data" / "linked.csv"):  # outside; a .. escape; a linked folder; a linked file
+        form.path.value = str(path)
+        with pytest.raises(AutomodelError) as error:
+            form.options()
+        assert refused(error.value, root) and f"The data path {path} " in str(error.value)
+    assert app.search.start() is None and refused(app.search.notice.text, root)  # what the user sees
+
+    form.path.value = str(root / "data" / "table.csv")  # inside: as before
+    assert form.options()["data"] == str(root / "data" / "table.csv")
+    form.path.value = "../data/table.csv"  # relative to the runs folder, where the app's kernel runs
+    (root / "runs").mkdir()
+    with contextlib.chdir(root / "runs"):
+        assert form.options()["data"] == "../data/table.csv"
+    form.path.value = str(root / "data" / "table.csv")
+    for folder, name, what in ((outside, "mine", "The directory"), (root / "runs", "../../x", "The run directory")):
+        form.directory.value, form.name.value = str(folder), name
+        with pytest.raises(AutomodelError, match=what) as error:
+            form.options()
+        assert refused(error.value, root)
+
+    exporter = app.runs.exporter
+    for folder in (str(outside / "model"), str(root / "linked" / "model")):
+        exporter.folder.value = folder
+        assert exporter.export(root / "runs" / "digits") is None
+        assert exporter.notice.kind == "error" and refused(exporter.notice.text, root)
+    assert sorted(p.name for p in outside.iterdir()) == ["table.csv"]  # nothing was written outside
+
+    (outside / "run").mkdir()
+    (outside / "run" / "run.json").write_text("{}")
+    (root / "runs" / "linked-run").symlink_to(outside / "run", target_is_directory=True)
+    app.runs.refresh()
+    assert app.runs.runs.options == ()  # a run that leads outside is not listed
+
+
+def test_the_file_browser_opens_nothing_outside_the_root(rooted):
+    root, _ = rooted
+    form = DesktopApp(root / "runs", browse_from=root / "data", root=root).search.form
+    chooser = form.browse
+    assert chooser._pathlist.options == (str(root / "data"), str(root))  # no parent above the root
+    chooser._select.click()  # opens it
+    chooser._pathlist.value = str(root)
+    assert "📁 .." not in chooser._dircontent.options  # no way up from the root
+    chooser._dircontent.value = chooser._map_name_to_disp["linked"]  # a link to a folder outside
+    assert chooser._pathlist.value == str(root) and refused(chooser.refused, root)
+    assert "outside" not in chooser.refused.replace(f"leads outside {root}", "")  # where the link leads is not told
+    chooser._dircontent.value = chooser._map_name_to_disp["data"]
+    chooser._dircontent.value = chooser._map_name_to_disp["linked.csv"]  # a link to a file outside
+    chooser._select.click()
+    assert chooser.selected is None and refused(chooser.refused, root) and form.path.value == ""
+    assert "leads outside" in chooser._label.value  # shown where the choice would be
+    chooser._select.click()
+    chooser._dircontent.value = chooser._map_name_to_disp["table.csv"]  # inside: chosen as before
+    chooser._select.click()
+    assert form.path.value == str(root / "data" / "table.csv")
+
+
+def test_root_is_the_current_folder_unless_root_says_another(tmp_path, monkeypatch, capsys):
+    other = tmp_path / "other"
+    other.mkdir()
+    monkeypatch.chdir(tmp_path)
+    assert app_folders() == (tmp_path / "automodel-runs", tmp_path, tmp_path)
+    assert app_folders("runs") == (tmp_path / "runs", tmp_path, tmp_path)
+    # --root elsewhere: the runs go into it, and the file browser starts there
+    assert app_folders(None, other) == (other / "automodel-runs", other, other)
+    with pytest.raises(AutomodelError, match=f"--dir {tmp_path / 'runs'} is outside --root {other}"):
+        app_folders("runs", other)
+    assert main(["ui", "--no-browser", "--root", str(other), "--dir", str(tmp_path / "runs")]) == 2
+    assert "Give a --dir inside it, or another --root" in capsys.readouterr().err
+    assert main(["ui", "--no-browser", "--root", str(tmp_path / "missing")]) == 2
+    assert "is not a folder" in capsys.readouterr().err
+
+    (other / "table.csv").write_text("a,b\n1,2\n")
+    (tmp_path / "elsewhere").mkdir()
+    for root, allowed in ((tmp_path / "elsewhere", False), (other, True)):  # --root changes what the page may reach
+        form = DesktopApp(other / "runs", root=root).search.form
+        form.data.value, form.target.value, form.path.value = "path:", "b", str(other / "table.csv")
+        if allowed:
+            assert form.options()["data"] == str(other / "table.csv")
+        else:
+            with pytest.raises(AutomodelError, match="leads outside"):
+                form.options()
 
 
 # -- bad input, before any server starts ---------------------------------------------
@@ -221,7 +329,7 @@ def test_automodel_ui_search_export_and_stop_in_a_real_browser(desktop, tmp_path
         data = panel.locator(".automodel-data select")
         data.select_option(label="a folder or CSV file...")  # the file browser starts where the app was launched
         panel.locator(".automodel-browse").wait_for()
-        assert str(tmp_path) in panel.locator(".automodel-browse select").first.inner_text()
+        assert panel.locator(".automodel-browse select").first.inner_text().split() == [str(tmp_path)]  # its root
         data.select_option(index=0)
         panel.locator(".automodel-browse").wait_for(state="hidden")
         panel.locator(".automodel-arch-vgg16 input").uncheck()  # ImageNet weights are not at hand offline

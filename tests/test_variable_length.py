@@ -223,7 +223,8 @@ def test_exports_of_masked_models_reload_and_agree(ragged_run, tmp_path):
     formats = ["keras", "saved_model", "tflite", "onnx"]
     for trial in result.run.trial_ids():  # the cnn and the rnn
         folder = tmp_path / f"trial-{trial}"
-        card = result.export(folder, formats=formats, trial=trial)  # each artifact reloaded by its runtime and compared
+        # each artifact reloaded by its runtime and compared
+        card = result.export(folder, formats=formats, trial=trial, include_samples=True)
         assert {name: info["status"] for name, info in card["formats"].items()} == dict.fromkeys(formats, "verified")
         samples = np.load(folder / "sample_inputs.npy")
         assert (samples == PADDING_VALUE).all(axis=-1).any()  # ... on padded series

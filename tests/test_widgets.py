@@ -267,6 +267,7 @@ def test_export_writes_the_chosen_trial_and_lists_what_was_written(digits_run, t
     assert app.exporter.notice.kind == "success", app.exporter.notice.text
     written = {p.name for p in app.exporter.written}
     assert {"model.keras", "model.tflite", "model_card.json"} <= written
+    assert not written & {"sample_inputs.npy", "sample_outputs.npy"}  # the test rows only when asked for
     assert all((tmp_path / "out" / p.name).is_file() for p in app.exporter.written)
     assert app.exporter.card["trial"] == other and set(app.exporter.card["formats"]) == {"keras", "tflite"}
     listing = app.exporter.listing.value
@@ -277,6 +278,11 @@ def test_export_writes_the_chosen_trial_and_lists_what_was_written(digits_run, t
     assert app.exporter.wait(120)
     assert app.exporter.notice.kind == "error" and "overwrite" in app.exporter.notice.text.lower()
     assert app.exporter.listing.value == ""
+
+    app.exporter.overwrite.value = app.exporter.samples.value = True  # "Include samples"
+    app.exporter.button.click()
+    assert app.exporter.wait(300) and app.exporter.notice.kind == "success", app.exporter.notice.text
+    assert {"sample_inputs.npy", "sample_outputs.npy"} <= {p.name for p in app.exporter.written}
 
     for box in app.exporter.formats.values():
         box.value = False

@@ -37,7 +37,9 @@ class SearchApp(widgets.VBox):
     ``data`` is a dict of named data (``{"mine": (x, y)}``) or one object;
     ``settings`` preset the form: ``task``, ``dataset``, ``architectures``,
     ``tuner``, ``max_trials``, ``epochs``, ``time_budget``, ``directory``, ``name``,
-    and ``browse_from`` (where the data file browser starts).
+    ``browse_from`` (where the data file browser starts) and ``root`` (the one
+    folder the panel's paths may lead into, data, runs and exports: the desktop
+    app's ``--root``; default: anywhere).
     """
 
     def __init__(self, data=None, **settings):
@@ -46,7 +48,7 @@ class SearchApp(widgets.VBox):
         self.stop_button = widgets.Button(description="Stop", icon="stop", button_style="warning", disabled=True)
         self.progress = SearchProgress()
         self.board = Leaderboard(watch=False)
-        self.exporter = ExportPanel()
+        self.exporter = ExportPanel(root=settings.get("root"))
         self.start_button.add_class("automodel-start")
         self.stop_button.add_class("automodel-stop")
         self.job: Job | None = None

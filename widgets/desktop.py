@@ -18,14 +18,16 @@ from .runs import RunBrowser
 class DesktopApp(widgets.VBox):
     """``SearchApp`` searching into ``directory``, and a ``RunBrowser`` over it.
 
-    ``browse_from`` is where the file chooser for data starts; ``settings``
-    preset the search form as for ``SearchApp``.
+    ``browse_from`` is where the file chooser for data starts; ``root`` is the
+    one folder every path from the page must lead into (``automodel ui`` passes
+    its ``--root``; None: anywhere); ``settings`` preset the search form as for
+    ``SearchApp``.
     """
 
-    def __init__(self, directory, browse_from=None, **settings):
+    def __init__(self, directory, browse_from=None, root=None, **settings):
         directory = Path(directory)
-        self.search = SearchApp(directory=str(directory), browse_from=browse_from, **settings)
-        self.runs = RunBrowser(directory)
+        self.search = SearchApp(directory=str(directory), browse_from=browse_from, root=root, **settings)
+        self.runs = RunBrowser(directory, root=root)
         self.tabs = widgets.Tab(children=[self.search, self.runs], titles=("New search", "Runs"))
         self.tabs.add_class("automodel-tabs")
         self.tabs.observe(self._tab_changed, "selected_index")

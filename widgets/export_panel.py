@@ -3,7 +3,10 @@
 The work is ``SearchResult.export`` (automodel's exporter, which checks each
 artifact in its own runtime); the panel collects the choices, runs it in the
 background, and shows the verification of each format from the returned model
-card and the files in the target folder. Runtimes such as TensorFlow Lite log
+card and the files in the target folder. The verification samples (real test
+rows) are written beside the model only when "Include samples" is ticked, as
+``include_samples`` has it; with a ``root`` (the desktop app's) the folder must
+lead inside it. Runtimes such as TensorFlow Lite log
 to file descriptor 2 from native code, which a notebook would show in a cell,
 so the export runs with it silenced.
 """
@@ -16,11 +19,12 @@ from pathlib import Path
 import ipywidgets as widgets
 
 import automodel
-from automodel import SearchError
+from automodel import AutomodelError, SearchError
 from automodel.export import DEFAULT_FORMATS, FORMATS
 from automodel.startup import load_tensorflow, quiet_native_stderr
 
 from .notice import Notice
+from .rooted import Root
 from .worker import Job
 
 LABELS = {
@@ -65,9 +69,10 @@ def listing_html(folder: Path, files: list[Path], card: dict | None) -> str:
 
 
 class ExportPanel(widgets.VBox):
-    """Formats, folder, overwrite, the Export button, and the files written."""
+    """Formats, folder, overwrite, sample files, the Export button, and the files written."""
 
-    def __init__(self, folder: str = "exported-model", **kwargs):
+    def __init__(self, folder: str = "exported-model", root=None, **kwargs):
+        self.root = Root(root)
         self.formats = {
             name: widgets.Checkbox(
                 value=name in DEFAULT_FORMATS, indent=False, layout={"width": "auto"},
@@ -77,18 +82,21 @@ class ExportPanel(widgets.VBox):
         }
         self.folder = widgets.Text(description="Folder", value=folder, layout={"width": "420px"})
         self.overwrite = widgets.Checkbox(description="Replace the folder if it exists", value=False, indent=False)
+        self.samples = widgets.Checkbox(description="Include samples (test rows it was verified on)", value=False,
+                                        indent=False)
         self.button = widgets.Button(description="Export", icon="download", button_style="primary", disabled=True)
         self.listing = widgets.HTML()
         self.notice = Notice()
         for name, box in self.formats.items():
             box.add_class(f"automodel-format-{name}")
-        for widget, name in ((self.folder, "export-folder"), (self.button, "export"), (self.listing, "export-listing")):
+        for widget, name in ((self.folder, "export-folder"), (self.button, "export"), (self.listing, "export-listing"),
+                             (self.samples, "include-samples")):
             widget.add_class(f"automodel-{name}")
         super().__init__(
             [
                 widgets.HTML("<b>Export</b>"),
                 widgets.HBox(list(self.formats.values()), layout={"flex_flow": "row wrap"}),
-                widgets.HBox([self.folder, self.overwrite]),
+                widgets.HBox([self.folder, self.overwrite, self.samples]),
                 self.button,
                 self.notice,
                 self.listing,
@@ -106,12 +114,16 @@ class ExportPanel(widgets.VBox):
     def export(self, run_dir, trial: str | None = None) -> Job:
         """Export ``trial`` (default: the best) of ``run_dir`` in the background."""
         formats = self.chosen_formats()
-        folder = Path(self.folder.value.strip() or "exported-model").expanduser()
-        overwrite = self.overwrite.value
+        overwrite, include_samples = self.overwrite.value, self.samples.value
         self.listing.value = ""
         self.written, self.card = [], None
         if not formats:
             self.notice.error(SearchError("No format is ticked. Tick at least one export format."))
+            return None
+        try:
+            folder = self.root.check(self.folder.value.strip() or "exported-model", "The export folder")
+        except AutomodelError as exc:
+            self.notice.error(exc)
             return None
         self.button.disabled = True
         self.notice.show(f"Exporting {'the best model' if trial is None else 'the ensemble' if trial == 'ensemble' else f'trial {trial}'} as {', '.join(formats)}...")
@@ -119,7 +131,8 @@ class ExportPanel(widgets.VBox):
         def work():
             load_tensorflow()
             with quiet_native_stderr():
-                return automodel.open_run(run_dir).export(folder, formats=formats, trial=trial, overwrite=overwrite)
+                return automodel.open_run(run_dir).export(folder, formats=formats, trial=trial, overwrite=overwrite,
+                                                          include_samples=include_samples)
 
         def done(error):
             self.button.disabled = False

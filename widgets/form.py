@@ -6,9 +6,10 @@ Data can be a built-in data set, an object from the notebook (``(x, y)``
 arrays, a DataFrame: whatever ``automodel.search`` accepts as ``data``), or a
 path: a folder of images in class sub-folders (``automodel.data.image_folder``)
 or a CSV / .npz file, typed or chosen with a file browser (``ipyfilechooser``)
-that starts in ``browse_from``. A table names its target column. What the form can check
-without TensorFlow it checks here; the rest is checked by ``search`` itself,
-before any training.
+that starts in ``browse_from``. A table names its target column. With a ``root``
+(the desktop app's), every path the form takes (data, run directory) must lead
+inside it (``rooted.Root``). What the form can check without TensorFlow it
+checks here; the rest is checked by ``search`` itself, before any training.
 """
 
 from __future__ import annotations
@@ -16,11 +17,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import ipywidgets as widgets
-from ipyfilechooser import FileChooser
 
 import automodel
 from automodel import DataError, SearchError, settings
 from automodel.data import image_folder
+
+from .rooted import Root, RootedChooser
 
 TUNER_CHOICES = tuple((label, name) for name, (label, _) in settings.TUNERS.items())
 PATH = "path:"
@@ -55,7 +57,9 @@ class SearchForm(widgets.VBox):
         directory=settings.DEFAULTS["directory"],
         name: str | None = None,
         browse_from=None,
+        root=None,
     ):
+        self.root = Root(root)
         self.notebook_data = _notebook_sources(data)
         self.tasks = automodel.get_tasks()  # a broken plugin raises here, shown by the panel
         self.datasets = automodel.get_datasets()
@@ -84,8 +88,9 @@ class SearchForm(widgets.VBox):
             description="Path", placeholder="folder of images (a sub-folder per class), .csv or .npz",
             style=STYLE, layout={**WIDE, "display": "none"},
         )
-        self.browse = FileChooser(
-            path=str(Path(browse_from or Path.cwd()).expanduser()), select_desc="Choose", change_desc="Choose another",
+        self.browse = RootedChooser(
+            self.root, path=self.root.start(browse_from or Path.cwd()), select_desc="Choose",
+            change_desc="Choose another",
             title="A folder of images (open it, then Choose) or a .csv / .npz file",
             filter_pattern=[f"*{suffix}" for suffix in (*TABLE_SUFFIXES, ".npz")], layout={**WIDE, "display": "none"},
         )
@@ -192,8 +197,8 @@ class SearchForm(widgets.VBox):
                              (self.target, kind == "path" or table)):
             field.layout.display = None if shown else "none"
 
-    def _path_chosen(self, chooser: FileChooser) -> None:
-        if chooser.selected:
+    def _path_chosen(self, chooser: RootedChooser) -> None:
+        if chooser.selected:  # the chooser chooses nothing outside the root
             self.path.value = str(Path(chooser.selected))  # a chosen folder ends in a separator
 
     # -- reading the form ------------------------------------------------------
@@ -216,7 +221,7 @@ class SearchForm(widgets.VBox):
         text = self.path.value.strip()
         if not text:
             raise DataError("Type the path of a folder of images (a sub-folder per class), or of a .csv or .npz file.")
-        path = Path(text).expanduser()
+        path = self.root.check(text, "The data path")
         if not path.exists():
             raise DataError(f"{path} does not exist. Check the path (relative paths start in the notebook's folder).")
         if path.is_dir():
@@ -245,6 +250,8 @@ class SearchForm(widgets.VBox):
         labelled = self.tasks[self.task.value].target != "generation"
         if labelled and not target and isinstance(data, str) and data.endswith(TABLE_SUFFIXES):
             raise DataError(f"Which column of {data} is the target? Type its name under Target column.")
+        directory, name = self.directory.value.strip() or "automodel-runs", self.name.value.strip() or data_name
+        self._check_run_dir(directory, name)
         return dict(
             **({"target": target} if target else {}),
             task=self.task.value,
@@ -254,8 +261,8 @@ class SearchForm(widgets.VBox):
             max_trials=self.max_trials.value or None,
             epochs=self.epochs.value or None,
             time_budget=self.time_budget.value.strip() or None,
-            directory=self.directory.value.strip() or "automodel-runs",
-            name=self.name.value.strip() or data_name,
+            directory=directory,
+            name=name,
             overwrite=self.overwrite.value,
         )
 
@@ -263,3 +270,8 @@ class SearchForm(widgets.VBox):
         """Where the chosen search writes (and what it resumes)."""
         options = self.options()
         return Path(options["directory"]) / options["name"]
+
+    def _check_run_dir(self, directory: str, name: str) -> None:
+        """The run directory (the run name may hold ``..``) and the folder of runs, inside the root."""
+        self.root.check(directory, "The directory")
+        self.root.check(Path(directory).expanduser() / name, "The run directory")

@@ -22,11 +22,12 @@ from automodel.runs.rundir import RunDir
 from .board import Leaderboard
 from .export_panel import ExportPanel
 from .notice import Notice
+from .rooted import Root
 
 
-def find_runs(directory: Path) -> list[RunDir]:
-    """The run directories directly under ``directory``, the most recently changed first."""
-    runs = [RunDir(path.parent) for path in Path(directory).glob("*/run.json")]
+def find_runs(directory: Path, root: Root = Root()) -> list[RunDir]:
+    """The run directories directly under ``directory`` that lead inside ``root``, the most recently changed first."""
+    runs = [RunDir(path.parent) for path in Path(directory).glob("*/run.json") if root.holds(path)]
     return sorted(runs, key=lambda run: run.run_file.stat().st_mtime, reverse=True)
 
 
@@ -36,16 +37,21 @@ def _label(run: RunDir) -> str:
 
 
 class RunBrowser(widgets.VBox):
-    """A run chooser over ``directory``, the chosen run's live leaderboard, Stop, and export."""
+    """A run chooser over ``directory``, the chosen run's live leaderboard, Stop, and export.
 
-    def __init__(self, directory, **kwargs):
+    With a ``root``, runs that lead outside it (a link in ``directory``) are not
+    listed, and exports go only inside it.
+    """
+
+    def __init__(self, directory, root=None, **kwargs):
         self.directory = Path(directory)
+        self.root = Root(root)
         self.runs = widgets.Dropdown(description="Run", layout={"width": "520px"})
         self.refresh_button = widgets.Button(description="Refresh", icon="refresh")
         self.stop_button = widgets.Button(description="Stop", icon="stop", button_style="warning", disabled=True)
         self.notice = Notice()
         self.board = Leaderboard(watch=False)
-        self.exporter = ExportPanel()
+        self.exporter = ExportPanel(root=root)
         self.empty = widgets.HTML()
         for widget, name in ((self.runs, "runs"), (self.refresh_button, "refresh"), (self.stop_button, "stop-run"),
                              (self.empty, "no-runs")):
@@ -64,7 +70,7 @@ class RunBrowser(widgets.VBox):
 
     def refresh(self) -> None:
         """Read the list of runs again, keeping the chosen one if it is still there."""
-        found = find_runs(self.directory)
+        found = find_runs(self.directory, self.root)
         self.empty.value = "" if found else f"No runs in {self.directory.resolve()} yet: start a search."
         chosen = self.runs.value
         paths = [str(run.path) for run in found]

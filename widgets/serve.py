@@ -6,6 +6,11 @@ a notebook. The template is Voilà's ``lab`` template without its links to a
 CDN (Font Awesome, Mermaid): the icons come from Voilà's own bundle, so the app
 looks the same offline. The server listens on 127.0.0.1 unless ``ip`` says
 otherwise, and always asks for a token, which is printed with the URL.
+
+Whoever has the URL chooses paths on this machine, so the app reaches one root
+folder only (``--root``, default: the folder it was started in): the runs folder
+must lie inside it, and the panel refuses every path from the page that leads
+outside it (``rooted.Root``).
 """
 
 from __future__ import annotations
@@ -23,20 +28,22 @@ from pathlib import Path
 
 import nbformat
 
-from automodel import AutomodelError
+from automodel import AutomodelError, settings
 from automodel.addresses import EVERY_INTERFACE, is_loopback, probe_port, reachable_name
+
+from .rooted import Root
 
 LOCALHOST = "127.0.0.1"
 TEMPLATES = Path(__file__).parent / "share"  # holds voila/templates/automodel
 
 
-def app_notebook(directory: Path, browse_from: Path) -> nbformat.NotebookNode:
-    """The notebook Voilà runs: the desktop panel, with runs and exports under ``directory``."""
+def app_notebook(directory: Path, browse_from: Path, root: Path) -> nbformat.NotebookNode:
+    """The notebook Voilà runs: the desktop panel, with runs and exports under ``directory``, paths inside ``root``."""
     source = (
         "import os\n"
         f"os.chdir({str(directory)!r})  # runs and exports land in the runs folder\n"
         "from automodel.widgets import DesktopApp\n"
-        f"DesktopApp({str(directory)!r}, browse_from={str(browse_from)!r})"
+        f"DesktopApp({str(directory)!r}, browse_from={str(browse_from)!r}, root={str(root)!r})"
     )
     notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(source)])
     notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
@@ -92,13 +99,30 @@ def _stop_serving(signum, frame) -> None:
     loop.call_soon_threadsafe(loop.stop)
 
 
-def serve(directory=".", *, port: int | None = None, ip: str = LOCALHOST, open_browser: bool = True, announce=print) -> None:
-    """Serve the desktop app until Ctrl-C (or SIGTERM); kernels are shut down on the way out."""
-    from voila.app import Voila
-
-    directory = Path(directory).expanduser().resolve()
+def app_folders(directory=None, root=None) -> tuple[Path, Path, Path]:
+    """The runs folder, the root and where the file browser starts, each checked (``--dir``, ``--root``)."""
+    root = Path(root or Path.cwd()).expanduser().resolve()
+    if not root.is_dir():
+        raise AutomodelError(f"--root {root} is not a folder. Give the folder the app may reach.")
+    directory = (root / settings.DEFAULTS["directory"]) if directory is None else Path(directory).expanduser().resolve()
     if directory.exists() and not directory.is_dir():
         raise AutomodelError(f"--dir {directory} is a file. Give a folder for runs and exports.")
+    if not Root(root).holds(directory):
+        raise AutomodelError(f"--dir {directory} is outside --root {root}, the folder the app may reach. "
+                             "Give a --dir inside it, or another --root.")
+    return directory, root, Path(Root(root).start(Path.cwd()))
+
+
+def serve(directory=None, *, root=None, port: int | None = None, ip: str = LOCALHOST, open_browser: bool = True,
+          announce=print) -> None:
+    """Serve the desktop app until Ctrl-C (or SIGTERM); kernels are shut down on the way out.
+
+    ``directory`` holds the runs (default: ``automodel-runs`` in the root); ``root``
+    is the one folder the app reaches (default: the current folder).
+    """
+    from voila.app import Voila
+
+    directory, root, browse_from = app_folders(directory, root)
     port = choose_port(ip, port)
     directory.mkdir(parents=True, exist_ok=True)
     token = secrets.token_urlsafe(24)
@@ -116,7 +140,7 @@ def serve(directory=".", *, port: int | None = None, ip: str = LOCALHOST, open_b
     os.environ["JUPYTER_PATH"] = os.pathsep.join(filter(None, [str(TEMPLATES), os.environ.get("JUPYTER_PATH")]))
     with tempfile.TemporaryDirectory(prefix="automodel-ui-") as home:
         notebook = Path(home) / "automodel.ipynb"  # the page title is the notebook's name
-        nbformat.write(app_notebook(directory, Path.cwd()), notebook)
+        nbformat.write(app_notebook(directory, browse_from, root), notebook)
         _when_listening(ip, port, ready)
         app = Voila.instance()
         app.initialize(argv=[

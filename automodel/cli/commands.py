@@ -49,9 +49,6 @@ VERSIONS = {
 }
 
 
-# -- output -----------------------------------------------------------------------------------------------------------
-
-
 # -- search -----------------------------------------------------------------------------------------------------------
 
 
@@ -172,7 +169,8 @@ def cmd_export(args) -> int:
 
     result = open_result(args.run_dir)
     with quiet_native_stderr():  # converter chatter; errors are raised and printed below
-        card = result.export(args.to, formats=args.format, trial=args.trial, overwrite=args.overwrite)
+        card = result.export(args.to, formats=args.format, trial=args.trial, overwrite=args.overwrite,
+                             include_samples=args.include_samples)
     print("\n".join(summary_lines(card)))
     print(f"model card: {os.path.join(args.to, CARD_MARKDOWN)}")
     return 0
@@ -193,7 +191,7 @@ def cmd_evaluate(args) -> int:
 def cmd_ui(args) -> int:
     from automodel.widgets.serve import serve  # the desktop app is a front end, like the panel it serves
 
-    serve(args.dir, port=args.port, ip=args.ip, open_browser=not args.no_browser)
+    serve(args.dir, root=args.root, port=args.port, ip=args.ip, open_browser=not args.no_browser)
     return 0
 
 
@@ -367,13 +365,15 @@ def _model_commands(commands) -> None:
     export.add_argument("--trial", help="the model to export: a trial id, refit, ensemble (default: the model the "
                         "search found)")
     export.add_argument("--overwrite", action="store_true", help="replace an earlier export at --to")
+    export.add_argument("--include-samples", action="store_true", help="also write the test rows it is verified on")
     export.set_defaults(run=cmd_export)
 
 
 def _app_commands(commands) -> None:
     """The desktop app, and a first demo search."""
     ui = commands.add_parser("ui", help="open the search panel as a local web app (no notebook needed)")
-    ui.add_argument("--dir", default=settings.DEFAULTS["directory"], help="folder of the runs and exports")
+    ui.add_argument("--root", help="the one folder the app reaches (default: the current folder)")
+    ui.add_argument("--dir", help=f"the runs and exports folder, in --root (default: {settings.DEFAULTS['directory']})")
     ui.add_argument("--port", type=int, help="port to serve on (default: a free one)")
     ui.add_argument("--ip", default="127.0.0.1", help="address to listen on; others can reach the app (with its token)")
     ui.add_argument("--no-browser", action="store_true", help="print the URL without opening a browser")

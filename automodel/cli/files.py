@@ -12,8 +12,8 @@ streams through. Parsing is the data layer's: ``sources.read`` turns each chunk
 into ``x`` (and ``y``) exactly as for a search, and ``image_folder`` decodes.
 
 ``Predictions`` writes the rows as they come to a temporary file beside the
-target and renames it at the end, so a failure leaves no half-written file and
-an existing file is replaced only when asked.
+target and renames it at the end (``runs.atomic``), so a failure leaves no
+half-written file and an existing file is replaced only when asked.
 """
 
 from __future__ import annotations
@@ -23,7 +23,6 @@ import json
 import math
 import os
 import sys
-import tempfile
 import warnings
 from pathlib import Path
 from typing import Iterator
@@ -32,6 +31,7 @@ import numpy as np
 
 from ..data import folders, sources
 from ..errors import DataError, SearchError
+from ..runs.atomic import atomic_write
 from ..runs.rundir import RunDir
 from ..tasks import Task, TaskSpec
 
@@ -360,11 +360,10 @@ class Predictions:
         self.rows = 0
         self.columns: list[str] | None = None
         if path == "-":
-            self.handle, self.temporary = sys.stdout, None
+            self.handle, self.writing = sys.stdout, None
         else:
-            folder = os.path.dirname(os.path.abspath(path))
-            fd, self.temporary = tempfile.mkstemp(dir=folder, prefix=f".{os.path.basename(path)}.", suffix=".tmp")
-            self.handle = os.fdopen(fd, "w", newline="")
+            self.writing = atomic_write(path)  # renamed onto path by close, removed by discard
+            self.handle = open(self.writing.path, "w", newline="")
 
     def write(self, table) -> None:
         """Append a pandas DataFrame of rows."""
@@ -379,14 +378,14 @@ class Predictions:
 
     def close(self) -> None:
         self.handle.flush()
-        if self.temporary is not None:
+        if self.writing is not None:
             self.handle.close()
-            os.replace(self.temporary, self.path)
+            self.writing.commit()
 
     def discard(self) -> None:
-        if self.temporary is not None:
+        if self.writing is not None:
             self.handle.close()
-            Path(self.temporary).unlink(missing_ok=True)
+            self.writing.discard()
 
 
 def _plain(value):

@@ -38,7 +38,8 @@ def load_engine():
 def _print_trial(event, record=None, objective=None, score=None, **info):
     if event == "chief_ready":
         print(f"chief listening on {info['address']}; start workers with:", flush=True)
-        print(f"  automodel worker --chief {info['address']} --dir {info['run_dir']}", flush=True)
+        join = f"automodel worker --chief {info['address']} --dir {info['run_dir']} --token {info['token']}"
+        print(f"  {join}", flush=True)
     if event == "refit_start":
         print("refit: retraining the best trial on training and validation data", flush=True)
     if event == "refit_end":

@@ -6,8 +6,10 @@ It builds the search's tuner only for its oracle, which reloads the run's state,
 so a resumed search re-queues the trials that were running; a restarted worker
 gets its own unfinished trial back.
 
-KerasTuner's ``oracle_chief.OracleServicer`` answers the workers. Its
-``start_server`` loop is not used, because this one must also:
+KerasTuner's ``oracle_chief.OracleServicer`` answers the workers, and only
+those whose calls carry the session's token (``auth.py``; the search wrote it
+into the run directory before starting the chief). Its ``start_server`` loop is
+not used, because this one must also:
 
 - start no new trial once the time budget is spent, a stop was asked (the stop
   file) or too many trials failed in a row, telling the asking worker to stop so
@@ -32,7 +34,7 @@ from ..addresses import parse_address, reachable_name
 from ..errors import AutomodelError, SearchError
 from ..runs import stop
 from ..runs.rundir import RunDir, now
-from . import session
+from . import auth, session
 from .plan import supervised_by
 
 POLL_SECONDS = 0.2
@@ -121,6 +123,9 @@ def serve(run: RunDir, bind: str) -> int:
     current = session.read(run)
     if current is None:
         raise SearchError(f"{run.path} holds no search session (session.json); start the search with automodel.")
+    token = auth.stored_token(run)
+    if token is None:
+        raise SearchError(f"{run.path} holds no token ({auth.TOKEN_FILE}); start the search with automodel.")
     prepared, chosen = session.rebuild(run)
     budget = Budget(deadline=current["deadline"], stop_request=lambda: stop.stop_reason(run))
     tuner = trials.build_tuner(run, prepared, chosen, current["settings"], budget, trains=False)
@@ -130,7 +135,8 @@ def serve(run: RunDir, bind: str) -> int:
     servicer = _gated_servicer(oracle, run, budget, failures)
 
     host, port = parse_address(bind)
-    server = grpc.server(futures.ThreadPoolExecutor(max_workers=1))  # one request at a time, as KerasTuner
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=1),  # one request at a time, as KerasTuner
+                         interceptors=[auth.server_interceptor(token)])  # every call, on 127.0.0.1 too
     protos.get_service_grpc().add_OracleServicer_to_server(servicer, server)
     try:
         port = server.add_insecure_port(f"{host}:{port}")

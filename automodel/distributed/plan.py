@@ -9,7 +9,8 @@ and reports back. automodel starts and stops those processes itself:
   when trials share a GPU, a fair share of the CPU threads), before anything is
   written;
 - ``search_with_workers`` stores what workers need in the run directory (see
-  ``session.py``), starts the chief (``chief.py``) and the workers
+  ``session.py``) with the session's token (``auth.py``, checked on every call
+  to the chief), starts the chief (``chief.py``) and the workers
   (``automodel worker``, the same command other machines run), relays progress
   from the run directory to the reporter (``relay.py``), restarts a worker that
   died or outgrew its memory limit (it resumes its trial from the last epoch),
@@ -37,7 +38,7 @@ from ..errors import SearchError
 from ..runs import stop
 from ..runs.rundir import RunDir, now
 from ..settings import STRATEGIES, whole
-from . import session
+from . import auth, session
 from .relay import Relay
 
 ASSUMED_GPUS = "AUTOMODEL_GPUS"  # ids of GPUs to plan for instead of those TensorFlow sees
@@ -97,6 +98,8 @@ def plan(
     if count == 1 and workers == "auto" and bind is None:
         return Plan([], None, None)  # one worker: this process, as without workers
     environments = _environments(count, gpus, slots, strategy)
+    if os.environ.get(auth.TOKEN_ENV):
+        auth.check_token(os.environ[auth.TOKEN_ENV])  # a chosen token: now, before anything is written
     limit = parse_size(max_worker_memory) if max_worker_memory is not None else _default_memory(count)
     return Plan(environments, bind or LOCAL_BIND, limit)
 
@@ -161,8 +164,8 @@ def warn_if_exposed(bind: str) -> None:
     host, port = parse_address(bind)
     if not is_loopback(host):
         warnings.warn(
-            f"The chief listens on {host}:{port}. KerasTuner's gRPC channel is unauthenticated "
-            "and unencrypted: anyone who can reach that address can read and change this search. "
+            f"The chief listens on {host}:{port}. Its gRPC channel is authenticated by the session's token "
+            "but not encrypted: anyone who can watch the network can read the search and the token. "
             "Bind to a private network only, or to 127.0.0.1 and reach it through an ssh tunnel.",
             UserWarning,
             stacklevel=3,
@@ -274,6 +277,7 @@ def search_with_workers(plan: Plan, run: RunDir, prepared, settings: dict, budge
     from ..engine.tuners import consecutive_failures_error
 
     session.save_splits(run, prepared)
+    token = auth.issue(run)  # before the session: a worker that finds the session finds its token
     session.start(run, settings, budget.deadline)
     logs = run.path / "logs"
     logs.mkdir(exist_ok=True)
@@ -293,7 +297,7 @@ def search_with_workers(plan: Plan, run: RunDir, prepared, settings: dict, budge
             )
             processes.append(_Process(f"worker{index}", command, env, logs))
         address = _wait_for_chief(run, chief)
-        relay.emit("chief_ready", address=address, run_dir=str(run.path))
+        relay.emit("chief_ready", address=address, run_dir=str(run.path), token=token)
         _supervise(chief, processes[1:], run, relay, budget, plan)
     except KeyboardInterrupt:  # a second Ctrl-C: end everything now
         run.update_meta(status=f"stopped: {stop.INTERRUPTED}", updated=now())

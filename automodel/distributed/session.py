@@ -6,6 +6,8 @@ they agree through these:
 
     session.json         this session's settings (what every worker builds its
                          tuner from), its deadline and the chief's address
+    chief_token          the token every call to the chief carries (``auth.py``),
+                         readable by its owner only
     stop.json            the stop request (``automodel.runs.stop``)
     train_data.npz, validation_data.npz   the prepared splits the workers train on
 

@@ -1,8 +1,12 @@
 """A worker process: trains the trials a chief hands out, until the chief says stop.
 
-``automodel worker --chief HOST:PORT --dir RUN`` runs one, on this machine or any
-other that shares the run directory; searches with ``workers=`` start theirs
-the same way. The worker rebuilds the search from the run directory (task spec,
+``automodel worker --chief HOST:PORT --dir RUN --token TOKEN`` runs one, on this
+machine or any other that shares the run directory; searches with ``workers=``
+start theirs the same way. Every call to the chief carries the session's token
+(``auth.py``): ``--token``, else ``AUTOMODEL_TOKEN``, else the run directory's
+token file (readable by the chief's user only); a worker whose token the chief
+refuses leaves with one line and ``ERROR_EXIT``, which its supervisor does not
+restart. The worker rebuilds the search from the run directory (task spec,
 architectures, settings and the prepared splits) and runs KerasTuner's own
 worker loop (``KERASTUNER_TUNER_ID`` / ``KERASTUNER_ORACLE_IP`` /
 ``KERASTUNER_ORACLE_PORT``), writing each trial's record itself.
@@ -27,7 +31,7 @@ from ..addresses import parse_address
 from ..errors import AutomodelError
 from ..runs import liveness, stop
 from ..runs.rundir import RunDir
-from . import session
+from . import auth, session
 from .plan import RECYCLE_EXIT, parse_size, supervised_by
 
 CHIEF_TIMEOUT_SECONDS = 300  # a request the chief leaves unanswered this long means it is gone
@@ -93,19 +97,24 @@ def _leave_when_session_ends(run: RunDir, session_id: str) -> None:
     threading.Thread(target=watch, name="automodel-session-watch", daemon=True).start()
 
 
-def run_worker(run_dir, chief: str | None = None, worker_id: str | None = None, max_memory=None, wait: float = 600) -> int:
+def run_worker(run_dir, chief: str | None = None, worker_id: str | None = None, max_memory=None, wait: float = 600,
+               token: str | None = None) -> int:
     """Train trials for the chief of ``run_dir`` until it has none left; return the exit status.
 
     ``chief`` is its ``HOST:PORT``; by default the address it published in the run directory.
+    ``token`` is the session's (``auth.worker_token`` says where it comes from otherwise).
     """
     if chief is not None:
         parse_address(chief)
+    if token is not None:
+        auth.check_token(token, "--token")  # now, not after the wait for the chief
     worker_id = worker_id or f"worker-{socket.gethostname()}-{os.getpid()}"
     if "chief" in worker_id:
         raise AutomodelError(f"--id {worker_id!r}: a worker id must not contain 'chief' (KerasTuner reserves it).")
     limit = parse_size(max_memory) if max_memory is not None else None
     run = RunDir(run_dir)
     current = _wait_for_run(run, wait)
+    token = auth.worker_token(run, token)
     _leave_when_session_ends(run, current["id"])
     chief = chief or current["chief"]
     host, port = parse_address(chief)
@@ -128,6 +137,7 @@ def run_worker(run_dir, chief: str | None = None, worker_id: str | None = None, 
     settings = current["settings"]
     budget.trial_cap = settings.get("trial_cap")
     tuner = trials.build_tuner(run, prepared, chosen, settings, budget, mixins=(_limits(limit),))
+    auth.authenticate(tuner.oracle, f"{host}:{port}", token)  # KerasTuner's OracleClient, before its first call
     try:
         with liveness.beating(run, worker_id):  # who trains, for readers of the run directory
             trials.run_trials(tuner, prepared, settings)
@@ -135,6 +145,9 @@ def run_worker(run_dir, chief: str | None = None, worker_id: str | None = None, 
         print(f"automodel worker {worker_id}: recycling the process ({why})", file=sys.stderr, flush=True)
         return RECYCLE_EXIT
     except grpc.RpcError as exc:
+        if exc.code() == grpc.StatusCode.UNAUTHENTICATED:
+            raise AutomodelError(f"The chief at {chief} refused this worker's token: pass --token as printed by "
+                                 "`automodel chief` (or set AUTOMODEL_TOKEN).") from None
         raise AutomodelError(f"Lost the chief at {chief} ({exc.code().name}). Is it still running?") from exc
     return 0
 
@@ -143,6 +156,8 @@ def add_arguments(parser) -> None:
     parser.add_argument("--chief", help="HOST:PORT the chief listens on (default: as it wrote in the run directory)")
     parser.add_argument("--dir", required=True, help="the run directory (DIR/NAME, shared with the chief)")
     parser.add_argument("--id", help="worker id; restart a killed worker with the same id to resume its trial")
+    parser.add_argument("--token", help="the session's token, as the chief prints it (default: AUTOMODEL_TOKEN, "
+                                        "else the run directory's token file)")
     parser.add_argument("--max-memory", help="replace the process when it grows past this, e.g. 8GB")
     parser.add_argument("--wait", type=float, default=600, help="seconds to wait for the chief's run directory")
     parser.add_argument("--parent-pid", type=int, help=argparse.SUPPRESS)  # set by a search that starts workers
@@ -151,7 +166,7 @@ def add_arguments(parser) -> None:
 def main(args) -> int:
     """The ``automodel worker`` command; without a supervisor, it replaces itself when recycled."""
     supervised_by(args.parent_pid)
-    code = run_worker(args.dir, args.chief, args.id, args.max_memory, args.wait)
+    code = run_worker(args.dir, args.chief, args.id, args.max_memory, args.wait, args.token)
     if code == RECYCLE_EXIT and args.parent_pid is None:
         sys.stderr.flush()
         os.execv(sys.executable, [sys.executable, "-m", "automodel.cli", *sys.argv[1:]])  # a fresh process image

@@ -15,8 +15,6 @@ resumed search and a re-opened result measure with the same ruler.
 from __future__ import annotations
 
 import math
-import os
-import tempfile
 import warnings
 from pathlib import Path
 
@@ -24,6 +22,7 @@ import keras
 import numpy as np
 from scipy import linalg
 
+from ..runs.atomic import atomic_write
 from ..runs.rundir import RunDir
 from ..tasks import TaskSpec
 
@@ -77,10 +76,8 @@ def ensure_feature_model(run: RunDir, spec: TaskSpec, train, validation, seed: i
     if path.is_file():  # a resumed search keeps its ruler
         return
     model = _train_feature_model(spec, *train, validation, seed)
-    fd, tmp = tempfile.mkstemp(dir=run.path, suffix=".keras")
-    os.close(fd)
-    model.save(tmp)
-    os.replace(tmp, path)
+    with atomic_write(path) as tmp:
+        model.save(tmp)
 
 
 def feature_model(run: RunDir):
@@ -140,10 +137,8 @@ def sample_grid(generator, spec: TaskSpec, path: Path, count: int = 36, seed: in
         grid[top : top + height, left : left + width] = image
     pixels = (np.kron(grid, np.ones((scale, scale, 1))) * 255).astype("uint8")
     picture = Image.fromarray(pixels[..., 0] if channels == 1 else pixels)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".png")
-    os.close(fd)
-    picture.save(tmp, format="PNG")
-    os.replace(tmp, path)
+    with atomic_write(path) as tmp:
+        picture.save(tmp, format="PNG")
 
 
 class FrechetCallback(keras.callbacks.Callback):

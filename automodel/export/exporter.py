@@ -5,21 +5,27 @@ is what keeps it safe: every argument is checked before anything is written;
 the artifacts go into a hidden folder beside the target; each is loaded back by
 its own runtime and run on samples of the held-out test split, and the largest
 difference from the trained model must stay within tolerance; only then is the
-folder renamed into place (replacing an earlier export only with
-``overwrite=True``, and only once the new one is complete). A failure or an
+folder renamed into place (``runs.atomic``; replacing an earlier export only
+with ``overwrite=True``, and only once the new one is complete). A failure or an
 interruption at any point leaves the target as it was.
+
+The samples are real rows of the user's data, so they verify the export in
+memory and are written beside the model (``sample_inputs.npy``, with the trained
+model's outputs on them as ``sample_outputs.npy``) only when
+``include_samples=True`` asks: an export is made to be shipped, and what it
+ships should be the model, not the data. Real rows rather than synthetic ones,
+because they are what the artifacts will be given: text that the vocabulary
+knows, padded series, pixel values in the data's range.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import math
 import numbers
 import os
 import re
 import shutil
-import tempfile
 import uuid
 import warnings
 from pathlib import Path
@@ -30,6 +36,7 @@ from ..data.prepared import in_memory, load_split
 from ..errors import AutomodelError
 from ..registry import distribution_version as version
 from ..runs.leaderboard import ENSEMBLE, WITH_MODEL, searched_hyperparameters
+from ..runs.atomic import atomic_write
 from ..runs.rundir import now, read_json
 from .formats import KerasFormat, SavedModelFormat, Signature, TFLiteFormat, UnsupportedFormat, as_numpy, to_tensor
 from .model_card import CARD_FORMAT, CARD_JSON, CARD_MARKDOWN, is_card, markdown
@@ -38,6 +45,7 @@ from .onnx import ONNXFormat, check_installed
 FORMATS = {fmt.name: fmt for fmt in (KerasFormat(), SavedModelFormat(), TFLiteFormat(), ONNXFormat())}
 DEFAULT_FORMATS = ("keras", "saved_model", "tflite")
 SAMPLES = 32
+SAMPLE_FILES = {"inputs": "sample_inputs.npy", "outputs": "sample_outputs.npy"}  # written with include_samples=True
 # largest allowed |exported - trained|, scaled by max(1, largest |trained output|)
 TOLERANCE = {"float16": 1e-2, "bfloat16": 1e-2, "float32": 1e-4, "float64": 1e-6}
 EXPORT_VERSIONS = ("automodel", "tensorflow", "keras", "numpy")
@@ -47,12 +55,15 @@ FORMAT_VERSIONS = {
 }
 
 
-def export_model(result, path, formats=None, trial=None, overwrite: bool = False) -> dict:
+def export_model(result, path, formats=None, trial=None, overwrite: bool = False,
+                 include_samples: bool = False) -> dict:
     """Write ``trial``'s model (default: the best) to the folder ``path`` in ``formats``.
 
-    Returns the model card (also written as ``model_card.json``). Raises
-    ``AutomodelError`` before writing anything when an argument is wrong, and
-    after writing nothing when an artifact disagrees with the trained model.
+    ``include_samples`` also writes the verification samples and the trained
+    model's outputs on them (``SAMPLE_FILES``). Returns the model card (also
+    written as ``model_card.json``). Raises ``AutomodelError`` before writing
+    anything when an argument is wrong, and after writing nothing when an
+    artifact disagrees with the trained model.
     """
     formats = _check_formats(formats)
     target = _check_target(Path(path), overwrite)
@@ -73,9 +84,11 @@ def export_model(result, path, formats=None, trial=None, overwrite: bool = False
         if not any(outcome["status"] == "verified" for outcome in outcomes.values()):
             reasons = "; ".join(f"{name}: {outcome['reason']}" for name, outcome in outcomes.items())
             raise AutomodelError(f"None of the requested formats can represent this model ({reasons}).")
-        np.save(folder / "sample_inputs.npy", x)
-        np.save(folder / "sample_outputs.npy", expected)
+        if include_samples:
+            np.save(folder / SAMPLE_FILES["inputs"], x)
+            np.save(folder / SAMPLE_FILES["outputs"], expected)
         card = _card(result, choice, row, model, signature, outcomes, len(x), source, model_name)
+        card["samples"] = dict(SAMPLE_FILES) if include_samples else None
         card["inference"] = _inference(result, model, trial, x)
         (folder / CARD_JSON).write_text(json.dumps(card, indent=1))  # the folder itself is renamed atomically
         (folder / CARD_MARKDOWN).write_text(markdown(card))
@@ -254,7 +267,6 @@ def _card(result, choice, row, model, signature, outcomes, samples, source, mode
         },
         "verification": {"samples": samples, "source": source, "tolerance": "1e-4 for float32, scaled by max(1, |output|)"},
         "formats": outcomes,
-        "samples": {"inputs": "sample_inputs.npy", "outputs": "sample_outputs.npy"},
     }
 
 
@@ -289,20 +301,16 @@ def seconds_per_sample(model, x, repeats: int = 5) -> float:
     return float(np.median(times)) / len(x)
 
 
-@contextlib.contextmanager
 def _staged(target: Path, overwrite: bool):
-    """Yield a hidden folder beside ``target``; move it into place only if the block succeeds."""
+    """A hidden folder beside ``target`` (``with _staged(...) as folder``), moved into place only if the block succeeds.
+
+    ``os.mkdir`` makes it with the mode of any new folder (the umask applies), so the
+    export is as readable as the user's other folders, and the process' umask is
+    neither read nor changed (threads export from the widgets). Any error, moving
+    into place included, removes it.
+    """
     target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.partial-"))
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(staging, 0o777 & ~umask)  # mkdtemp's private mode would make the export unreadable to servers
-    try:
-        yield staging
-        _move_into_place(staging, target, overwrite)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
+    return atomic_write(target, folder=True, move=lambda staging, _: _move_into_place(staging, target, overwrite))
 
 
 def _move_into_place(staging: Path, target: Path, overwrite: bool) -> None:

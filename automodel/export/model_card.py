@@ -9,7 +9,7 @@ from __future__ import annotations
 
 CARD_JSON = "model_card.json"
 CARD_MARKDOWN = "MODEL_CARD.md"
-CARD_FORMAT = 1  # bump when the card's layout changes
+CARD_FORMAT = 2  # bump when the card's layout changes (2: "samples" is null unless the export includes them)
 
 LOADERS = {
     "keras": "keras.models.load_model(\"{path}\")",
@@ -83,13 +83,15 @@ def _metrics(metrics_by_split: dict) -> list[str]:
 def _artifacts(card: dict) -> list[str]:
     """Each format's verification, how to load it, and how TF Serving serves the SavedModel."""
     signature = card["input"]
+    samples = card.get("samples")
+    kept = (f"saved as `{samples['inputs']}`, the trained model's outputs as `{samples['outputs']}`" if samples else
+            "not saved with the export: `include_samples=True` (`--include-samples`) saves them")
     lines = [
         "",
         "## Artifacts and verification",
         "",
         f"Each artifact was loaded by its own runtime and run on {card['verification']['samples']} "
-        f"samples ({card['verification']['source']}; saved as `sample_inputs.npy`, the trained "
-        "model's outputs as `sample_outputs.npy`). Largest difference from the trained model:",
+        f"samples ({card['verification']['source']}; {kept}). Largest difference from the trained model:",
         "",
         "| format | path | runtime | max abs difference | load with |",
         "|---|---|---|---|---|",
@@ -108,14 +110,16 @@ def _artifacts(card: dict) -> list[str]:
     if saved_model and saved_model["status"] == "verified":
         path = saved_model["path"]
         model_dir = path.rsplit("/", 1)[0]
+        inputs = samples["inputs"] if samples else "sample_inputs.npy"
         lines += [
             "",
             "TensorFlow Serving serves the SavedModel as model "
-            f"`{model_dir}` (base path `{model_dir}/`, version 1). Try it with:",
+            f"`{model_dir}` (base path `{model_dir}/`, version 1). Try it with"
+            + (":" if samples else f" a batch of inputs saved as `{inputs}` (`--include-samples` writes one):"),
             "",
             "```bash",
             f"saved_model_cli run --dir {path} --tag_set serve --signature_def "
-            f"{saved_model['signature']} --inputs {signature['name']}=sample_inputs.npy",
+            f"{saved_model['signature']} --inputs {signature['name']}={inputs}",
             "```",
         ]
     return lines

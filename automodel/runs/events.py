@@ -7,7 +7,8 @@
     epoch_end     trial_id, epoch (from 1, counting a resumed trial's earlier epochs), logs (metric -> value)
     trial_end     record (the trial's automodel_trial.json), objective (the metric's name),
                   score (KerasTuner's score of the trial; None when it failed)
-    chief_ready   address, run_dir: a search with worker processes has its chief listening
+    chief_ready   address, run_dir, token: a search with worker processes has its chief listening
+                  (workers elsewhere pass the token: ``automodel worker --token``)
     ensemble      record (ensemble.json: the members and weights, or why there is none), objective
     refit_start   (no fields): the best trial's final refit begins
     refit_end     record (the refit's record in run.json; with ``skipped`` when its model is not used; None: cut short)
@@ -24,7 +25,7 @@ EVENTS = {
     "trial_start": ("trial_id", "architecture", "resumed"),
     "epoch_end": ("trial_id", "epoch", "logs"),
     "trial_end": ("record", "objective", "score"),
-    "chief_ready": ("address", "run_dir"),
+    "chief_ready": ("address", "run_dir", "token"),
     "ensemble": ("record", "objective"),
     "refit_start": (),
     "refit_end": ("record",),

@@ -11,19 +11,19 @@ local search, a resumed one and a distributed one look the same. KerasTuner owns
                                    and the per-epoch history (live curves)
     ensemble.json                  the ensemble selected over the trials (ensemble.py)
 
-Files are replaced atomically, so a reader never sees half a file. Nothing here
-imports TensorFlow.
+Files are replaced atomically (``atomic.atomic_write``), so a reader never sees
+half a file. Nothing here imports TensorFlow.
 """
 
 from __future__ import annotations
 
 import datetime
 import json
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
+
+from .atomic import atomic_write
 
 RUN_FILE = "run.json"
 TRIAL_RECORD = "automodel_trial.json"
@@ -36,39 +36,21 @@ CHECKPOINT = "checkpoint.weights.h5"  # KerasTuner's name for a trial's best wei
 
 
 def write_json(path: Path, data) -> None:
-    """Write ``data`` as JSON to ``path`` atomically (temp file + rename)."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as handle:
-            json.dump(data, handle, indent=1, default=_jsonable)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Write ``data`` as JSON to ``path`` atomically (``atomic_write``)."""
+    with atomic_write(path) as tmp, open(tmp, "w") as handle:
+        json.dump(data, handle, indent=1, default=_jsonable)
 
 
 def write_atomically(path: Path, write) -> None:
     """Call ``write(temporary_path)``, then rename the file to ``path``: readers see all of it or none."""
-    path = Path(path)
-    # the same suffixes: writers such as Keras' save_weights insist on them
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix="".join(path.suffixes))
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_write(path) as tmp:
+        write(str(tmp))
 
 
 def save_array(path: Path, array: np.ndarray) -> None:
     """``np.save`` ``array`` to ``path`` atomically."""
-    def write(tmp):
-        with open(tmp, "wb") as handle:
-            np.save(handle, array, allow_pickle=False)
-
-    write_atomically(path, write)
+    with atomic_write(path) as tmp, open(tmp, "wb") as handle:
+        np.save(handle, array, allow_pickle=False)
 
 
 def now() -> str:
