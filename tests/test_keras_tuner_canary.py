@@ -68,3 +68,11 @@ def test_the_statuses_and_grid_state_automodel_reads():
     assert {"RUNNING", "COMPLETED", "FAILED", "INVALID", "STOPPED"} <= set(vars(TrialStatus))
     oracle = GridSearchOracle(max_trials=1)
     assert oracle._populate_next == [] and oracle.start_order == []  # the grid's walk, which portfolio.py steps around
+
+
+def test_the_reloading_note_is_the_base_tuner_modules_own_print():
+    from keras_tuner.src.engine import base_tuner
+
+    # engine/tuners.py silences it by giving that module a print of its own while a tuner is built
+    assert 'print(f"Reloading Tuner' in inspect.getsource(base_tuner.BaseTuner.__init__)
+    assert not hasattr(base_tuner, "print")
