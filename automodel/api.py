@@ -13,6 +13,7 @@ resumed, never silently replaced.
 
 from __future__ import annotations
 
+import functools
 import shutil
 import threading
 import warnings
@@ -43,6 +44,29 @@ RESUME_KEYS = ("task", "architectures", "configured", "tuner", "seed", "validati
 RESUMED_WITH = ("epochs", "batch_size", "protocol", "max_params", "max_consecutive_failures")
 
 
+def _one_search_at_a_time(function):
+    """Keras' session, KerasTuner's flags and its printing belong to the process: refuse a second search in it.
+
+    Exports may run beside a search (the desktop app runs two at once); a second
+    search, from another panel or thread, gets a clear error instead of trials
+    that clear each other's Keras session.
+    """
+    lock = threading.Lock()
+
+    @functools.wraps(function)
+    def one_at_a_time(*args, **kwargs):
+        if not lock.acquire(blocking=False):
+            raise SearchError("Another search is running in this process (another panel or thread). Wait for it to "
+                              "end or stop it, or start this one in another kernel or terminal.")
+        try:
+            return function(*args, **kwargs)
+        finally:
+            lock.release()
+
+    return one_at_a_time
+
+
+@_one_search_at_a_time
 def search(
     task: str | None = None,
     data="digits",
@@ -322,9 +346,17 @@ def _open_run_dir(run: RunDir, meta: dict, overwrite: bool) -> None:
     return meta
 
 
+def _training_settings(meta: dict) -> dict:
+    """What trains each trial: the protocol's choices (not which of them were given) and the limits."""
+    protocol = {key: value for key, value in (meta.get("protocol") or {}).items() if key != "given"}
+    return {**protocol, "max_params": meta.get("max_params"),
+            "max_consecutive_failures": meta.get("max_consecutive_failures")}
+
+
 def _resumed(old: dict, asked: dict) -> dict:
     """Resume with the training settings asked now: later trials train with them, run.json records the change."""
-    changed = {key: [old.get(key), asked.get(key)] for key in RESUMED_WITH if old.get(key) != asked.get(key)}
+    before, now_asked = _training_settings(old), _training_settings(asked)
+    changed = {key: [before.get(key), value] for key, value in now_asked.items() if before.get(key) != value}
     meta = {**old, **{key: asked.get(key) for key in RESUMED_WITH}, "max_trials": asked["max_trials"],
             "status": "running"}
     if changed:

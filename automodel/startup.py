@@ -18,18 +18,37 @@ _lock = threading.Lock()
 _loaded = False
 
 
+_quiet = threading.Lock()
+_quiet_blocks = 0  # threads inside quiet_native_stderr now
+_saved_stderr: int | None = None
+
+
 @contextlib.contextmanager
 def quiet_native_stderr():
-    """Send what native code writes to file descriptor 2 to /dev/null for the block."""
-    sys.stderr.flush()
-    saved = os.dup(2)
+    """Send what native code writes to file descriptor 2 to /dev/null for the block.
+
+    The descriptor belongs to the whole process, and a search and two exports may
+    each want it quiet from their own threads: the first block in redirects it and
+    the last one out restores it, so overlapping blocks never restore each other's
+    /dev/null for good.
+    """
+    global _quiet_blocks, _saved_stderr
+    with _quiet:
+        if _quiet_blocks == 0:
+            sys.stderr.flush()
+            _saved_stderr = os.dup(2)
+            with open(os.devnull, "w") as devnull:
+                os.dup2(devnull.fileno(), 2)
+        _quiet_blocks += 1
     try:
-        with open(os.devnull, "w") as devnull:
-            os.dup2(devnull.fileno(), 2)
-            yield
+        yield
     finally:
-        os.dup2(saved, 2)
-        os.close(saved)
+        with _quiet:
+            _quiet_blocks -= 1
+            if _quiet_blocks == 0:
+                os.dup2(_saved_stderr, 2)
+                os.close(_saved_stderr)
+                _saved_stderr = None
 
 
 def load_tensorflow():

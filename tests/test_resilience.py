@@ -2,13 +2,16 @@
 
 import json
 import os
+import random
 import signal
 import subprocess
 import sys
 import time
 
+import psutil
 import pytest
 from conftest import plugin_of, registered, tiny_architecture, trials_only
+from test_distributed import assert_no_processes_left
 
 import automodel
 from automodel import SearchError
@@ -140,3 +143,68 @@ def test_a_write_that_fails_midway_leaves_neither_a_partial_target_nor_a_tempora
     assert (tmp_path / "targets.npy").stat().st_mode == (tmp_path / "like-any-file").stat().st_mode
     assert np.load(tmp_path / "targets.npy").tolist() == [0, 1, 2]
     assert sorted(os.listdir(tmp_path)) == ["like-any-file", "run.json", "targets.npy"]
+
+
+# -- faults at random points: nothing lost, nothing trained twice, the status true -------------
+
+
+FAULT_SCRIPT = """
+import sys, numpy as np, automodel
+data = np.load(sys.argv[1])
+automodel.search(task="image_classification", data=(data["x"], data["y"]), architectures=["dense"], workers=2,
+    tuner="random", max_trials=3, epochs=4, patience=4, batch_size=64, directory=sys.argv[2], name="f", seed=2)
+"""
+
+
+def trained_epochs(run) -> int:
+    return sum(read(path).get("epochs", 0) for path in run.glob("trial_*/automodel_trial.json"))
+
+
+def kill_one(search, role: str, rng) -> None:
+    """SIGKILL one of the search's chief or worker processes, whatever it is doing (if the search still runs)."""
+    marker = "automodel.distributed.chief" if role == "chief" else " worker "
+    give_up = time.monotonic() + 120
+    while search.poll() is None:
+        found = [p for p in psutil.Process(search.pid).children(recursive=True) if marker in " ".join(p.cmdline())]
+        if found:
+            rng.choice(found).kill()
+            return
+        assert time.monotonic() < give_up, f"no {role} process to kill"
+        time.sleep(0.1)
+
+
+def test_killing_workers_and_the_chief_at_random_points_loses_no_trial_and_trains_none_twice(
+    tmp_path, installed_plugin, digits_npz
+):
+    rng = random.Random(3)
+    run = tmp_path / "f"
+    command = [sys.executable, "-c", FAULT_SCRIPT, str(digits_npz), str(tmp_path)]
+    for _ in range(2):  # twice: a worker killed (it is replaced), then the chief (the search fails)
+        search = subprocess.Popen(command, stderr=subprocess.PIPE, text=True)
+        for victim in ("worker", "chief"):
+            target, give_up = trained_epochs(run) + rng.randint(1, 3), time.monotonic() + 300
+            while trained_epochs(run) < target and search.poll() is None:
+                assert time.monotonic() < give_up
+                time.sleep(0.05)
+            if search.poll() is None:
+                kill_one(search, victim, rng)
+        _, err = search.communicate(timeout=300)
+        meta = read(run / "run.json")
+        if search.returncode == 0:
+            break  # the search outran the kills
+        assert meta["status"] == "failed" and "chief process failed" in err, err  # it says what happened
+        assert automodel.open_run(run).status == "failed"
+    subprocess.run(command, check=True, timeout=600)  # resumed to the end
+
+    result = automodel.open_run(run)
+    assert result.status == "finished"
+    board = trials_only(result.leaderboard())
+    assert len(board) == 3 and board["status"].isin(["completed", "pruned"]).all()
+    assert board["dense/units"].nunique() == 3  # three distinct trials, none run twice over
+    for trial_id in board["trial"]:
+        record = result.run.trial_record(trial_id)
+        sessions = record["sessions"]
+        assert len(record["history"]["loss"]) == record["epochs"]  # one unbroken history
+        # each process went on from the last epoch's backup: at most one epoch trained again per interruption
+        assert sum(s.get("epochs", 0) for s in sessions) - record["epochs"] <= len(sessions) - 1, sessions
+    assert_no_processes_left()

@@ -81,10 +81,11 @@ def test_resume_keeps_finished_trials_and_runs_only_new_ones(tmp_path, small_dig
         assert again.run.trial_ids() == ["0", "1", "2"]
         assert "resumed" not in again.run.meta()  # nothing was changed
         # changed training settings apply to the trials still to run, and run.json says so
-        with pytest.warns(UserWarning, match=r"changed training settings \(batch_size: \d+ -> 16"):
-            changed = automodel.search(max_trials=4, batch_size=16, **options)
+        assert first.meta["batch_size"] != 8
+        with pytest.warns(UserWarning, match=r"changed training settings \(batch_size: \d+ -> 8;"):
+            changed = automodel.search(max_trials=4, batch_size=8, **options)
         meta = changed.run.meta()
-        assert meta["batch_size"] == 16 and meta["resumed"][-1]["changed"]["batch_size"] == [first.meta["batch_size"], 16]
+        assert meta["batch_size"] == 8 and meta["resumed"][-1]["changed"]["batch_size"] == [first.meta["batch_size"], 8]
         assert changed.run.trial_ids() == ["0", "1", "2", "3"]
 
 

@@ -14,7 +14,6 @@ search with worker processes the chief decides whether another trial starts
 from __future__ import annotations
 
 import contextlib
-import io
 import math
 import os
 import socket
@@ -73,6 +72,8 @@ class TrialRecorder(keras.callbacks.Callback):
         for name, value in logs.items():
             history.setdefault(name, []).append(value)
         self.record["epochs"] = self.record.get("epochs", 0) + 1
+        session = self.record["sessions"][-1]
+        session["epochs"] = session.get("epochs", 0) + 1  # what this process trained of it
         self.tuner._count_seconds(self.trial)
         self.tuner._write_record(self.trial)
         self.tuner._report("epoch_end", trial_id=self.trial.trial_id, epoch=epoch + 1, logs=logs)
@@ -297,6 +298,18 @@ def _mean_curves(histories: list[dict]) -> dict:
     return curves
 
 
+@contextlib.contextmanager
+def _without_reloading_note():
+    """Silence KerasTuner's "Reloading Tuner from ..." print, and nothing else: sys.stdout is every thread's."""
+    from keras_tuner.src.engine import base_tuner
+
+    base_tuner.print = lambda *args, **kwargs: None  # found before the built-in print, in that module only
+    try:
+        yield
+    finally:
+        del base_tuner.print
+
+
 def _strategy(name: str | None):
     if name is None:
         return None
@@ -373,7 +386,7 @@ def make_tuner(
         pruner=pruner,
         folds=folds,
     )
-    with contextlib.redirect_stdout(io.StringIO()):  # KerasTuner's "Reloading..." note
+    with _without_reloading_note():
         if name == "hyperband":
             tuner = cls(max_epochs=epochs, **options)
             tuner.oracle.max_trials = max_trials
