@@ -242,7 +242,7 @@ def test_image_folder_for_a_text_task(tmp_path):
 
 # -- every form runs a real search -----------------------------------------------
 
-SEARCH = dict(tuner="random", max_trials=1, epochs=1)
+SEARCH = dict(tuner="random", max_trials=1, epochs=1, validation="split")  # folds are tested elsewhere
 
 
 def test_search_on_a_dataframe_of_texts(tmp_path, reviews_table):
@@ -327,7 +327,8 @@ def test_cli_searches_a_folder_and_a_csv(tmp_path, reviews_table):
                  ["--task", "text_classification", "--data", str(tmp_path / "reviews.csv"), "--target", "label"]):
         done = subprocess.run(
             [sys.executable, "-m", "automodel.cli", "search", "--task", "image_classification", *args,
-             "--tuner", "random", "--max-trials", "1", "--epochs", "1", "--dir", str(tmp_path / "runs")],
+             "--tuner", "random", "--max-trials", "1", "--epochs", "1", "--validation", "split",
+             "--dir", str(tmp_path / "runs")],
             capture_output=True, text=True, timeout=600,
         )
         assert done.returncode == 0, done.stderr

@@ -283,7 +283,7 @@ def test_cnn_and_vgg16_share_one_leaderboard(tmp_path, small_digits):
 def test_each_plugin_searches_from_the_cli(tmp_path, args):
     done = subprocess.run(
         [sys.executable, "-m", "automodel.cli", "search", *args, "--tuner", "random", "--max-trials", "1",
-         "--epochs", "2", "--dir", str(tmp_path)],
+         "--epochs", "2", "--validation", "split", "--dir", str(tmp_path)],
         capture_output=True, text=True, timeout=600,
     )
     assert done.returncode == 0, done.stderr
@@ -295,7 +295,8 @@ def test_vgg16_searches_from_the_cli_with_a_local_weights_file(tmp_path, small_d
     np.savez(data, x=small_digits[0][:200], y=small_digits[1][:200])
     done = subprocess.run(
         [sys.executable, "-m", "automodel.cli", "search", "--task", "image_classification", "--data", str(data),
-         "--architectures", "vgg16", "--tuner", "random", "--max-trials", "1", "--epochs", "1", "--dir", str(tmp_path)],
+         "--architectures", "vgg16", "--tuner", "random", "--max-trials", "1", "--epochs", "1", "--validation", "split",
+         "--dir", str(tmp_path)],
         capture_output=True, text=True, timeout=600,
         env={**os.environ, "AUTOMODEL_VGG16_WEIGHTS": str(vgg16_weights_file[0])},
     )
