@@ -125,8 +125,8 @@ def test_features_of_a_padded_series_are_its_own(tmp_path):
 
 
 def test_rocket_runs_first_when_every_sequence_architecture_takes_part():
-    from automodel.api import _choose_architectures
+    from automodel import selection
 
-    names = [arch.name for arch in _choose_architectures("sequence_classification", None)]
+    names = [arch.name for arch in selection.choose("sequence_classification", None)]
     assert names[0] == "rocket" and {"cnn", "rnn"} <= set(names)
-    assert [a.name for a in _choose_architectures("sequence_classification", ["cnn", "rocket"])] == ["cnn", "rocket"]
+    assert [a.name for a in selection.choose("sequence_classification", ["cnn", "rocket"])] == ["cnn", "rocket"]
