@@ -44,7 +44,7 @@ from automodel import Architecture, hookimpl
 
 DILATIONS = 10  # distinct dilations, as MiniRocket's default number per kernel
 SEED = 0  # the kernels' seed: the same configuration always gets the same kernels
-RIDGE_LIMIT = 10_000  # training samples up to which the readout is solved in closed form
+RIDGE_LIMIT = 10_000  # training samples up to which the readout is solved in closed form (ridge_limit=)
 ALPHAS = tuple(10.0 ** (-3 + 6 * i / 9) for i in range(10))  # ridge penalties: MiniRocket's logspace(-3, 3, 10)
 TEMPERATURES = tuple(10.0 ** (k / 20) for k in range(-40, 41))  # 0.01 to 100, for the classes' probabilities
 PORTFOLIO = [{"kernels": 2000, "kernel_length": 9}]
@@ -69,6 +69,9 @@ class Rocket(Architecture):
     description = "ROCKET: thousands of random dilated convolutions (PPV and max features) and a ridge readout"
     portfolio_rank = 0  # seconds per trial where trained networks take minutes: first when all run
 
+    def __init__(self, ridge_limit: int = RIDGE_LIMIT):
+        self.ridge_limit = ridge_limit  # a constructor argument, so worker processes get it too
+
     def build(self, hp, spec):
         import keras
         import numpy as np
@@ -92,7 +95,7 @@ class Rocket(Architecture):
             conv.set_weights([weights, biases])
             features += _ppv_and_max(activations, mask)
         x = layers.Concatenate(name="features")(features) if len(features) > 1 else features[0]
-        if hp.Fixed("readout", _readout(spec)) == "ridge":
+        if hp.Fixed("readout", self._readout(spec)) == "ridge":
             # features of tiny variance (PPV near 0 or 1) keep their scale: Keras' epsilon of 1e-3 costs ACSF1 3 points
             x = layers.BatchNormalization(epsilon=1e-6, name="standardise")(x)
             return spec.compile(keras.Model(inputs, spec.head(x), name="rocket"))
@@ -117,9 +120,10 @@ class Rocket(Architecture):
     def portfolio(self, spec):
         return [dict(entry) for entry in PORTFOLIO]
 
+    def _readout(self, spec) -> str:
+        return "ridge" if spec.samples is None or spec.samples <= self.ridge_limit else "gradient"
 
-def _readout(spec) -> str:
-    return "ridge" if spec.samples is None or spec.samples <= RIDGE_LIMIT else "gradient"
+
 
 
 def solve_readout(model, spec, x, y, batch_size: int) -> None:

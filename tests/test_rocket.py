@@ -69,7 +69,7 @@ def test_the_ridge_readout_is_scikit_learns_ridge_with_a_fitted_temperature():
     np.testing.assert_allclose(probabilities, softmax(temperature.mean() * scores, axis=1), atol=2e-3)
 
 
-def test_a_rocket_regression_fits_the_series_and_big_data_trains_its_readout(tmp_path, monkeypatch):
+def test_a_rocket_regression_fits_the_series_and_big_data_trains_its_readout(tmp_path):
     rng = np.random.default_rng(3)
     x, _ = _waves(rng, 40)
     y = x[:, :, 0].std(axis=1) * 3  # a property of the whole series
@@ -78,8 +78,8 @@ def test_a_rocket_regression_fits_the_series_and_big_data_trains_its_readout(tmp
     predicted = ridge.predict(x).ravel()
     assert np.sqrt(np.mean((predicted - y) ** 2)) < 0.3 * y.std()  # far better than the mean
 
-    monkeypatch.setattr(rocket_plugin, "RIDGE_LIMIT", 10)
-    trained = automodel.search(task="sequence_regression", data=(x, y), architectures=["rocket"], tuner="random",
+    trained = automodel.search(task="sequence_regression", data=(x, y), architectures=[Rocket(ridge_limit=10)],
+                               tuner="random",
                                max_trials=1, epochs=3, directory=tmp_path, name="trained", seed=0, validation="split")
     row = trained.leaderboard().iloc[0]
     assert row["rocket/readout"] == "gradient" and row["epochs"] == 3 and row["rocket/learning_rate"] > 0
