@@ -21,12 +21,12 @@ from pathlib import Path
 import psutil
 
 from .rundir import RunDir, read_json, write_json
+from .stop import INTERRUPTED  # the status of a search that is gone, as of one stopped by Ctrl-C
 
 HEARTBEATS = "heartbeats"
 SEARCH = "search"  # the heartbeat of the process that owns run.json's status
 BEAT_SECONDS = 2.0
 STALE_SECONDS = 30.0  # a beat this old from another host: that process is gone
-INTERRUPTED = "interrupted"
 
 _beating: set[Path] = set()  # heartbeats this process keeps now
 
