@@ -123,7 +123,8 @@ def search(
 
     ``workers="auto"`` trains one trial per visible GPU, each in its own worker
     process (``trials_per_gpu`` shares a GPU between several), and in this
-    process where there is at most one GPU; an integer starts that many worker
+    process where there is at most one GPU; ``None`` trains every trial in this
+    process whatever GPUs are visible; an integer starts that many worker
     processes. ``strategy="mirrored"`` trains each trial over all local GPUs.
     ``bind`` is where the chief listens for workers (default ``127.0.0.1``, any
     port); every call to it carries the session's token (``AUTOMODEL_TOKEN``, else

@@ -63,6 +63,15 @@ def test_auto_runs_in_this_process_without_gpus_or_with_one():
     assert not plan("auto", strategy="mirrored", gpus=["0", "1"]).distributed  # one trial over both
 
 
+def test_workers_none_trains_in_this_process_whatever_gpus_are_visible():
+    assert not plan(None, gpus=["0", "1"]).distributed and plan(None, gpus=["0", "1"]).workers == []
+    with pytest.raises(SearchError, match="workers=None trains in this process, without a chief; drop bind="):
+        plan(None, bind="127.0.0.1:0", gpus=[])
+    from automodel.cli.options import workers_value
+
+    assert workers_value("none") is None and workers_value("auto") == "auto" and workers_value("3") == 3
+
+
 def test_auto_pins_one_worker_per_gpu():
     chosen = plan("auto", gpus=["2", "5"])
     assert chosen.bind == "127.0.0.1:0"
@@ -118,6 +127,7 @@ def test_the_session_token_is_private_and_a_chosen_one_must_be_long(tmp_path, mo
         ({"workers": "many"}, "workers='many'"),
         ({"workers": 1.5}, "workers=1.5"),
         ({"workers": 0}, "workers=0 trains nothing here"),
+        ({"workers": None, "bind": "127.0.0.1:0"}, "workers=None trains in this process"),
         ({"trials_per_gpu": 0}, "trials_per_gpu=0"),
         ({"strategy": "ring"}, "strategy='ring' is unknown"),
         ({"workers": 1, "bind": "nowhere"}, "'nowhere' is not an address"),

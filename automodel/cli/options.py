@@ -20,16 +20,18 @@ from ..errors import SearchError
 DEFAULTS = settings.DEFAULTS
 
 
-def workers_value(value) -> str | int:
-    """``"auto"`` or a whole number of worker processes."""
+def workers_value(value) -> str | int | None:
+    """``"auto"``, ``"none"`` (train in this process) or a whole number of worker processes."""
     if value == "auto":
         return value
+    if value == "none":
+        return None
     try:
         count = int(value)
     except (TypeError, ValueError):
-        raise SearchError(f"workers={value!r}: pass 'auto' or a whole number of worker processes.") from None
+        raise SearchError(f"workers={value!r}: pass 'auto', 'none' or a whole number of worker processes.") from None
     if count < 0:
-        raise SearchError(f"workers={value!r}: pass 'auto' or a whole number, at least 0.")
+        raise SearchError(f"workers={value!r}: pass 'auto', 'none' or a whole number, at least 0.")
     return count
 
 
@@ -83,8 +85,8 @@ SEARCH_OPTIONS: tuple[Option, ...] = (
     Option("max_params", "fail trials whose model has more parameters", kind=int),
     Option("max_consecutive_failures", "failed trials in a row that end the search",
            kind=int, default=DEFAULTS["max_consecutive_failures"]),
-    Option("workers", "worker processes: auto (one per GPU) or a number", kind=workers_value, default="auto",
-           metavar="auto|N"),
+    Option("workers", "worker processes: auto (one per GPU), none (train here) or a number", kind=workers_value,
+           default="auto", metavar="auto|none|N"),
     Option("trials_per_gpu", "with --workers auto: trials sharing one GPU", kind=int, default=1),
     Option("strategy", "train each trial over all local GPUs", choices=tuple(settings.STRATEGIES)),
     Option("bind", "HOST:PORT the chief listens on for workers (default: 127.0.0.1, any free port)"),

@@ -82,10 +82,15 @@ def plan(
         raise SearchError(f"strategy={strategy!r} is unknown. Use one of: {', '.join(STRATEGIES)}, or None.")
     if not whole(trials_per_gpu) or trials_per_gpu < 1:
         raise SearchError(f"trials_per_gpu={trials_per_gpu!r}: pass a whole number of at least 1.")
+    if workers is None:  # asked for: every trial here, whatever GPUs are visible (debugging on a GPU server)
+        if bind is not None:
+            raise SearchError("workers=None trains in this process, without a chief; drop bind=, or pass workers=0 "
+                              "to train only on other machines.")
+        return Plan([], None, None)
     if workers != "auto" and (not whole(workers) or workers < 0):
         raise SearchError(
-            f"workers={workers!r}: pass 'auto' (one worker per GPU) or a whole number of worker "
-            "processes (0 with bind= to train only on other machines)."
+            f"workers={workers!r}: pass 'auto' (one worker per GPU), None (no worker processes: train in "
+            "this process) or a whole number of worker processes (0 with bind= to train only on other machines)."
         )
     if bind is not None:
         _check_bindable(*parse_address(bind))
