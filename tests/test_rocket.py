@@ -1,11 +1,12 @@
-"""The rocket plugin: random dilated kernels, PPV and max features, a ridge (or, on big data, trained) readout."""
+"""The rocket plugin: MiniRocket's or ROCKET's dilated kernels, PPV (and max) features, a ridge (or trained) readout."""
 
 import numpy as np
 import pytest
 
 import automodel
+from automodel.plugins import minirocket
 from automodel.plugins import rocket as rocket_plugin
-from automodel.plugins.rocket import DILATIONS, Rocket, kernel_groups
+from automodel.plugins.rocket import DILATIONS, SEED, Rocket, kernel_groups
 from automodel.tasks import PADDING_VALUE
 
 
@@ -54,6 +55,7 @@ def test_the_ridge_readout_is_scikit_learns_ridge_with_a_fitted_temperature():
     x, y = _waves(np.random.default_rng(2), 40)
     spec = prepare("sequence_classification", (x, y), seed=0).spec
     model = Rocket().build(kt.HyperParameters(), spec)
+    minirocket.fit_biases(model, spec, x, 10000, SEED)
     rocket_plugin.solve_readout(model, spec, x, y, batch_size=32)
 
     features = keras.Model(model.inputs, model.get_layer("features").output).predict(x, verbose=0).astype("float64")
@@ -97,35 +99,201 @@ def test_the_same_configuration_draws_the_same_kernels(rocket_run):
     np.testing.assert_array_equal(trained.get_layer(layer).get_weights()[0], again.get_layer(layer).get_weights()[0])
 
 
-def test_features_of_a_padded_series_are_its_own(tmp_path):
+def _rocket_hp():
+    import keras_tuner as kt
+
+    hp = kt.HyperParameters()
+    hp.Fixed("transform", "rocket")
+    return hp
+
+
+def _ragged_series(seed=1):
+    x, y = _waves(np.random.default_rng(seed), 30)
+    return [row[: 40 + i % 20] for i, row in enumerate(x)], y  # 40 to 59 steps
+
+
+def _padded_one(spec, one):
+    padded = np.full((1, spec.input_shape[0], 1), PADDING_VALUE, dtype="float32")
+    padded[0, : len(one)] = one
+    return padded
+
+
+def _features(model, x):
+    import keras
+
+    return keras.Model(model.inputs, model.get_layer("features").output).predict(x, verbose=0)
+
+
+def _same_outputs(real, weights, dilation=1):
+    """The "same" convolution of ``real`` (timesteps,) with ``weights`` (length, count): zeros beyond the series."""
+    length = weights.shape[0]
+    reach = (length - 1) * dilation
+    window = np.pad(real, (reach // 2, reach - reach // 2))
+    return np.stack([window[t: t + reach + 1: dilation] @ weights for t in range(len(real))])
+
+
+def test_rocket_features_of_a_padded_series_are_its_own():
     """PPV and max over the real timesteps only, as if the series were never padded."""
     import keras
 
-    x, y = _waves(np.random.default_rng(1), 30)
-    series = [row[: 40 + i % 20] for i, row in enumerate(x)]  # 40 to 59 steps
-    result = automodel.search(task="sequence_classification", data=(series, y), architectures=["rocket"],
-                              tuner="random", max_trials=1, epochs=2, directory=tmp_path, name="ragged", seed=0,
-                              validation="split")
-    assert result.spec.padded
-    model = result.model(result.best_trial_id)
+    from automodel.data import prepare
+
+    series, y = _ragged_series()
+    spec = prepare("sequence_classification", (series, y), seed=0).spec
+    assert spec.padded
+    model = Rocket().build(_rocket_hp(), spec)
     one = series[0]  # 40 real steps
-    padded = np.full((1, result.spec.input_shape[0], 1), PADDING_VALUE, dtype="float32")
-    padded[0, : len(one)] = one
-    features = keras.Model(model.inputs, model.get_layer("features").output).predict(padded, verbose=0)[0]
+    features = _features(model, _padded_one(spec, one))[0]
 
     normalise = next(layer for layer in model.layers if isinstance(layer, keras.layers.Normalization))
     real = np.asarray(normalise(one[None]))[0, :, 0]
-    conv = model.get_layer("kernels_d1_same")  # the first group: dilation 1, "same" padding
-    weights, biases = conv.get_weights()
-    length, count = weights.shape[0], weights.shape[2]
-    window = np.pad(real, ((length - 1) // 2, length // 2))  # zeros beyond the series, as "same" pads
-    outputs = np.stack([window[t: t + length] @ weights[:, 0, :] for t in range(len(real))]) + biases
+    weights, biases = model.get_layer("kernels_d1_same").get_weights()  # the first group: dilation 1, "same"
+    count = weights.shape[2]
+    outputs = _same_outputs(real, weights[:, 0, :]) + biases
     np.testing.assert_allclose(features[:count], (outputs > 0).mean(axis=0), atol=1.01 / len(real))  # a sign at 0
     np.testing.assert_allclose(features[count: 2 * count], outputs.max(axis=0), rtol=1e-4, atol=1e-4)
 
 
+def _quantile_error(model, rows):
+    """How far kernel 0's first biases at dilation 1 are from the quantiles of the nearest of ``rows``' outputs."""
+    layer = model.get_layer("kernels_d1_same")
+    count = minirocket.dilations(model.inputs[0].shape[1], 10000)[0][1]  # features per kernel at dilation 1
+    levels = -layer.get_weights()[1][:count]
+    assert np.all(levels != 0)
+    weights = layer.get_weights()[0][:, 0, :1]
+    return min(np.abs(np.quantile(_same_outputs(row, weights)[:, 0], minirocket.quantiles(count)) - levels).max()
+               for row in rows)
+
+
+def _normalised(model, series):
+    import keras
+
+    normalise = next(layer for layer in model.layers if isinstance(layer, keras.layers.Normalization))
+    return [np.asarray(normalise(one[None]))[0, :, 0] for one in series]
+
+
+def test_minirocket_features_of_a_padded_series_are_its_own():
+    """MiniRocket's PPV of a padded series, and its biases, cover the real timesteps only, at every dilation."""
+    import keras_tuner as kt
+
+    from automodel.data import prepare
+
+    series, y = _ragged_series()
+    prepared = prepare("sequence_classification", (series, y), seed=0)
+    spec = prepared.spec
+    model = Rocket().build(kt.HyperParameters(), spec)
+    minirocket.fit_biases(model, spec, prepared.train[0], 10000, SEED)
+    assert _quantile_error(model, _normalised(model, series)) < 1e-4
+    one = series[0]  # 40 real steps
+    features = _features(model, _padded_one(spec, one))[0]
+    real = _normalised(model, [one])[0]
+    start = 0
+    for dilation, count, groups in minirocket.plan(spec.input_shape[0], 10000, padded=True):
+        assert [padding for padding, _ in groups] == ["same"]  # masks stay aligned
+        weights, biases = model.get_layer(f"kernels_d{dilation}_same").get_weights()
+        outputs = _same_outputs(real, weights[:, 0, :], dilation) + biases
+        ppv = features[start: start + len(biases)]
+        np.testing.assert_allclose(ppv, (outputs > 0).mean(axis=0), atol=1.01 / len(real))
+        start += len(biases)
+    assert start == len(features)
+
+
+def test_minirocket_has_its_84_kernels_and_exponential_dilations():
+    from itertools import combinations
+
+    weights = minirocket.kernel_weights()
+    assert weights.shape == (9, 84)
+    assert {tuple(np.flatnonzero(column == 2)) for column in weights.T} == set(combinations(range(9), 3))
+    assert set(np.unique(weights)) == {-1.0, 2.0} and np.all(weights.sum(axis=0) == 0)
+    pairs = minirocket.dilations(427, 10000)
+    assert pairs[0][0] == 1 and pairs[-1][0] <= (427 - 1) / 8 and sum(n for _, n in pairs) == 10000 // 84
+    dilations = [d for d, _ in pairs]
+    assert dilations == sorted(set(dilations))
+    paddings = [dict(groups) for _, _, groups in minirocket.plan(427, 10000, padded=False)]
+    assert paddings[0]["same"] == list(range(0, 84, 2)) and paddings[1]["same"] == list(range(1, 84, 2))
+
+
+def test_minirocket_kernels_are_in_the_model_and_the_same_for_a_seed():
+    import keras_tuner as kt
+
+    from automodel.data import prepare
+
+    x, y = _waves(np.random.default_rng(4), 20)
+    spec = prepare("sequence_classification", (x, y), seed=0).spec
+    models = []
+    for _ in range(2):
+        model = Rocket().build(kt.HyperParameters(), spec)
+        minirocket.fit_biases(model, spec, x, 10000, SEED)
+        models.append(model)
+    count = minirocket.dilations(60, 10000)[0][1]  # each kernel once per feature
+    np.testing.assert_array_equal(models[0].get_layer("kernels_d1_same").get_weights()[0][:, 0, :],
+                                  np.repeat(minirocket.kernel_weights()[:, ::2], count, axis=1))  # all on the channel
+    np.testing.assert_array_equal(_features(models[0], x), _features(models[1], x))
+
+
+def test_minirocket_sums_each_kernel_over_a_random_subset_of_channels():
+    import keras_tuner as kt
+
+    from automodel.data import prepare
+
+    rng = np.random.default_rng(5)
+    x, y = rng.standard_normal((20, 50, 12)).astype("float32"), np.arange(20) % 2
+    model = Rocket().build(kt.HyperParameters(), prepare("sequence_classification", (x, y), seed=0).spec)
+    count = minirocket.dilations(50, 10000)[0][1]
+    used = np.abs(model.get_layer("kernels_d1_same").get_weights()[0][..., ::count]).sum(axis=0) > 0  # channels, kernels
+    assert 1 <= used.sum(axis=0).min() and used.sum(axis=0).max() <= minirocket.MAX_CHANNELS
+    assert len({tuple(column) for column in used.T}) > 10
+
+
+def test_minirocket_biases_are_training_quantiles_and_survive_a_reload(rocket_run, tmp_path):
+    import keras
+
+    model = rocket_run.model(rocket_run.best_trial_id)
+    x, _ = _waves(np.random.default_rng(0), 60)  # the fixture's data
+    assert _quantile_error(model, _normalised(model, x)) < 1e-4  # one training series' quantiles
+
+    model.save(tmp_path / "rocket.keras")
+    again = keras.saving.load_model(tmp_path / "rocket.keras", compile=False)
+    np.testing.assert_array_equal(again.get_layer("kernels_d1_same").get_weights()[1],
+                                  model.get_layer("kernels_d1_same").get_weights()[1])
+    np.testing.assert_allclose(again.predict(x, verbose=0), model.predict(x, verbose=0), atol=1e-6)
+
+
+def test_a_minirocket_model_exports_and_each_runtime_matches(rocket_run, tmp_path):
+    card = rocket_run.export(tmp_path / "export", formats=["keras", "saved_model", "tflite", "onnx"])
+    assert {name: info["status"] for name, info in card["formats"].items()} == dict.fromkeys(
+        ["keras", "saved_model", "tflite", "onnx"], "verified")
+
+
+def test_the_transform_matches_aeons_minirocket_given_its_biases():
+    """With the reference implementation's biases, the model computes the reference's features."""
+    aeon = pytest.importorskip("aeon.transformations.collection.convolution_based")
+    import keras_tuner as kt
+
+    from automodel.data import prepare
+
+    x, y = _waves(np.random.default_rng(6), 15)
+    spec = prepare("sequence_classification", (x, y), seed=0).spec
+    model = Rocket().build(kt.HyperParameters(), spec)
+    normalised = ((x - np.array(spec.mean)) / np.sqrt(np.array(spec.variance))).astype("float32").transpose(0, 2, 1)
+    reference = aeon.MiniRocket(random_state=0).fit(normalised)
+    biases, start, order = reference.parameters[4], 0, []
+    for dilation, count, groups in minirocket.plan(60, 10000, padded=False):
+        block = np.arange(start, start + 84 * count).reshape(84, count)
+        for padding, kernels in groups:
+            conv = model.get_layer(f"kernels_d{dilation}_{padding}")
+            conv.set_weights([conv.get_weights()[0], -biases[block[kernels].ravel()]])
+            order += block[kernels].ravel().tolist()
+        start += 84 * count
+    ours, theirs = _features(model, x), reference.transform(normalised)[:, order]
+    assert np.mean(np.abs(ours - theirs) > 1e-6) < 1e-3  # a rare sign at a tie
+    np.testing.assert_allclose(ours, theirs, atol=2.01 / 60)
+
+
 def test_rocket_runs_first_when_every_sequence_architecture_takes_part():
     from automodel import selection
+
+    assert Rocket().portfolio(None)[0] == {"transform": "minirocket", "features": 10000}  # MiniRocket as published
 
     names = [arch.name for arch in selection.choose("sequence_classification", None)]
     assert names[0] == "rocket" and {"cnn", "rnn"} <= set(names)
