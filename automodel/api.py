@@ -31,9 +31,11 @@ from .engine import validation as validating
 from .engine.budget import Budget, SearchStopped
 from .engine.tuners import consecutive_failures_error
 from .errors import DataError, SearchError, last_line
+from .insight.diagnostics import DIAGNOSTICS
 from .result import SearchResult
 from .runs import events, liveness, stop
-from .runs.rundir import RunDir, now
+from .runs.leaderboard import WITH_MODEL
+from .runs.rundir import TEST_DATA, RunDir, now
 from .settings import DEFAULTS
 
 # distributions whose versions run.json records
@@ -185,7 +187,9 @@ def search(
         events.report(reporter, "ensemble", record=chosen_ensemble, objective=prepared.spec.objective)
         if refits and not _stopped_by_user(budget):
             _final_refit(run, prepared, chosen, budget, seed, reporter)
-        return SearchResult(run.path, chosen)
+        result = SearchResult(run.path, chosen)
+        _save_diagnostics(result)
+        return result
 
 
 def _training_plan(prepared: PreparedData, validation: str, budget_seconds, batch_size, epochs, patience):
@@ -268,6 +272,23 @@ def _final_refit(run: RunDir, prepared: PreparedData, chosen, budget: Budget, se
         return
     run.update_meta(refit=done or {"skipped": "the time budget ended it, so the best trial's own model is used"})
     events.report(reporter, "refit_end", record=done)
+
+
+def _save_diagnostics(result: SearchResult) -> None:
+    """The chosen model's diagnostics on the test split (RUN/diagnostics.json), for the panel and the report.
+
+    A failure only warns: the search and its models stand. Generation has none
+    (its sample grid is the diagnostic), nor has a run without a trained trial.
+    """
+    (result.path / DIAGNOSTICS).unlink(missing_ok=True)  # an earlier session's, of another model
+    trained = result.leaderboard()["status"].isin(WITH_MODEL).any()
+    if result.spec.target == "generation" or not (result.path / TEST_DATA).is_file() or not trained:
+        return
+    try:
+        result.diagnostics(save=True)
+    except Exception as exc:
+        warnings.warn(f"automodel: the diagnostics of the chosen model on the test split failed "
+                      f"({last_line(str(exc))}); the search's models are kept.", stacklevel=3)
 
 
 def _prepare_objective(run: RunDir, prepared: PreparedData, seed: int) -> None:

@@ -19,6 +19,9 @@ from . import portable, registry
 from .data.prepared import encode_labels, fit_arguments, in_memory, load_split, to_model_inputs
 from .engine import ensemble, refit
 from .errors import PluginError, SearchError
+from .insight import diagnostics as diagnosing
+from .insight import figures, report
+from .insight import search as insight
 from .runs import liveness, stop
 from .runs.leaderboard import ENSEMBLE, WITH_MODEL, leaderboard
 from .runs.rundir import RunDir
@@ -298,3 +301,84 @@ class SearchResult:
 
         return generate(self.model(trial_id), n, seed)
 
+    # -- what the search learned (automodel.insight; each plot is a matplotlib Figure, None without data) ----------
+    def plot_objective(self):
+        """Each trial's objective against the time it ended, the best-so-far line, pruned and failed trials marked."""
+        return figures.objective_figure(self.path)
+
+    def plot_parallel_coordinates(self):
+        """One line per trial across the hyperparameters that varied, coloured by the objective."""
+        return figures.parallel_coordinates_figure(self.path)
+
+    def plot_importance(self):
+        """Hyperparameter importance (permutation importance of a random forest fitted to the trials)."""
+        return figures.importance_figure(self.path)
+
+    def plot_learning_curves(self, trials=None):
+        """The objective per epoch of ``trials`` (ids; default: the best 8), overlaid."""
+        return figures.curves_figure(self.path, trials)
+
+    def plot_architectures(self):
+        """Best and median objective per architecture, with each one's number of trials."""
+        return figures.architecture_figure(self.path)
+
+    def architecture_summary(self):
+        """Per architecture: trials, completed, pruned, failed, best and median objective (a DataFrame)."""
+        return insight.architecture_summary(self.path)
+
+    def diagnostics(self, data=None, save: bool = False) -> dict:
+        """How the default model does on the test split (or on ``(x, y)``), as ``automodel.insight.diagnostics``.
+
+        Classification: confusion matrix, per-class precision, recall and F1, the
+        most confident mistakes; regression: true, predicted, residuals, RMSE, MAE,
+        R^2. ``model`` says which model was diagnosed. ``save=True`` writes the test
+        split's to ``RUN/diagnostics.json``, where the panel and the report read them.
+        """
+        if self.spec.target == "generation":
+            raise SearchError("Image generation has no test-split diagnostics: its sample grid shows the generator "
+                              "(automodel.insight.diagnostics.sample_grid(run_dir)).")
+        if save and data is not None:
+            raise SearchError("save=True stores the test split's diagnostics; call diagnostics(save=True) "
+                              "without data.")
+        x, y = self._diagnosed_data(data)
+        if self.spec.target == "classification":
+            found = diagnosing.classification(y, self.predict_proba(x), self.classes)
+        else:
+            found = diagnosing.regression(y, self.predict(x))
+        found.update(model=self.model_source(), split="test" if data is None else "given", inputs=self.spec.inputs_kind)
+        if save:
+            diagnosing.write(self.path, found)
+        return found
+
+    def _diagnosed_data(self, data):
+        """``(x, labels)`` of ``data``, or of the test split (whose stored labels are class indices)."""
+        if data is not None:
+            return data[0], data[1]
+        x, y = in_memory(self.test_split())
+        return x, (y if self.classes is None else np.asarray(self.classes)[y])
+
+    def _current_diagnostics(self, data, target: str, instead: str) -> dict:
+        """The saved test-split diagnostics if they are of the default model, else computed now."""
+        if self.spec.target != target:
+            raise SearchError(f"This plot is for {target} tasks; this run is {self.task!r}: use {instead}.")
+        saved = diagnosing.read(self.path) if data is None else None
+        if saved and saved.get("model") == self.model_source():
+            return saved
+        return self.diagnostics(data)
+
+    def plot_confusion_matrix(self, data=None):
+        """The confusion matrix and per-class precision, recall and F1 on the test split (or ``(x, y)``)."""
+        return figures.confusion_figure(self._current_diagnostics(data, "classification", "plot_residuals()"))
+
+    def plot_mistakes(self, data=None):
+        """The most confident mistakes on the test split (or ``(x, y)``): thumbnails or text, true and predicted."""
+        found = self._current_diagnostics(data, "classification", "plot_residuals()")
+        return figures.mistakes_figure(found, self._diagnosed_data(data)[0])
+
+    def plot_residuals(self, data=None):
+        """Predicted against true values with the diagonal, and the residuals, on the test split (or ``(x, y)``)."""
+        return figures.regression_figure(self._current_diagnostics(data, "regression", "plot_confusion_matrix()"))
+
+    def report(self, path, overwrite: bool = False, export=None) -> Path:
+        """Write the run's report (``automodel report``): one HTML file with the plots embedded, to share."""
+        return report.write(self.path, path, overwrite=overwrite, export=export)

@@ -17,7 +17,8 @@ PRIVATE_NAMES = {
     "keras_tuner.src.config": ["DEBUG"],  # engine/tuners.py: silences tracebacks of failed trials
     "keras_tuner.src.engine.trial": ["Trial", "TrialStatus"],  # tuners.py, portfolio.py, chief.py
     "keras_tuner.src.engine.hyperparameters": ["HyperParameters"],  # portfolio.py
-    "keras_tuner.src.engine.tuner_utils": ["SaveBestEpoch"],  # resume.py: carries a resumed trial's best epoch
+    # resume.py: carries a resumed trial's best epoch; engine/tensorboard.py: a trial's active hyperparameters as hparams
+    "keras_tuner.src.engine.tuner_utils": ["SaveBestEpoch", "convert_hyperparams_to_hparams"],
     "keras_tuner.src.tuners.gridsearch": ["GridSearchOracle"],  # portfolio.py
     "keras_tuner.src.distribute.oracle_client": ["TIMEOUT", "OracleClient"],  # distributed/worker.py, auth.py
     "keras_tuner.src.distribute.oracle_chief": ["OracleServicer"],  # distributed/chief.py

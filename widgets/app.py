@@ -1,7 +1,8 @@
 """``SearchApp``: point-and-click model search in a notebook.
 
 The panel is the settings form, Start and Stop, a progress line, the live
-leaderboard with learning curves, and export. Start runs ``automodel.search``
+leaderboard with learning curves and the search insight and diagnostics tabs
+(``insight.Insight``), and export. Start runs ``automodel.search``
 in a background thread (TensorFlow loads then, not when the panel is shown),
 with the progress view as its reporter and Stop wired to its ``stop_event``, so
 a stop ends the search after the current epoch and keeps what finished. The

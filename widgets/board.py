@@ -4,7 +4,9 @@ It reads only the run directory's JSON files (``automodel.runs.leaderboard``, no
 TensorFlow), so a local search, a resumed one and one fed by distributed workers
 look the same, and the view can watch a run written by another process. While
 the run's status is ``running`` it re-reads every ``interval`` seconds; the
-search panel instead refreshes it on each trial event of its own search.
+search panel instead refreshes it on each trial event of its own search. Each
+re-read also goes to its ``Insight`` tabs (the search insight and diagnostics),
+which redraw in the background only what changed.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from automodel.runs.leaderboard import ENSEMBLE, STATUS_ORDER, WITH_MODEL, leade
 from automodel.runs.rundir import RunDir
 
 from .curves import curves_png
+from .insight import Insight
 from .notice import Notice, describe
 from .table import board_html
 
@@ -41,9 +44,10 @@ class Leaderboard(widgets.VBox):
         self.trial = widgets.Dropdown(description="Trial", options=[("best", None)], layout={"width": "420px"})
         self.curves = widgets.Image(format="png", layout={"display": "none", "max_width": "640px"})
         self.notice = Notice()
+        self.insight = Insight(interval=interval)  # search insight and diagnostics tabs, drawn in the background
         for widget, name in ((self.heading, "status"), (self.table, "leaderboard"), (self.trial, "trial"), (self.curves, "curves")):
             widget.add_class(f"automodel-{name}")
-        super().__init__([self.heading, self.table, self.trial, self.curves, self.notice], **kwargs)
+        super().__init__([self.heading, self.table, self.trial, self.curves, self.insight, self.notice], **kwargs)
         self.add_class("automodel-board")
         self.interval = interval
         self.run_dir: Path | None = None
@@ -97,6 +101,7 @@ class Leaderboard(widgets.VBox):
                     self.status, self.board = None, None
                     self.heading.value = f"<b>{self.run_dir}</b>: waiting for the search to start"
                     self.table.value = board_html(None, "")
+                    self.insight.update(self.run_dir, None)
                     return None
                 meta = run.meta()
                 self.status = liveness.status(run, meta)  # "interrupted" once its search is gone
@@ -106,6 +111,7 @@ class Leaderboard(widgets.VBox):
                 self._update_choices()
                 self.table.value = board_html(self.board, self.objective, self.selected_trial)
                 self._update_curves(run)
+                self.insight.update(self.run_dir, self.board, self.status, self.trial.value)
                 if self.notice.kind == "error":  # the problem has gone
                     self.notice.clear()
             except Exception as exc:  # a broken run directory is shown, not raised in a thread
@@ -188,4 +194,5 @@ class Leaderboard(widgets.VBox):
 
     def close(self):
         self.unwatch()
+        self.insight.close()
         super().close()

@@ -2,7 +2,7 @@
 
 Everything sits under one runs folder: the panel searches into it, and the Runs
 tab lists what is there (from this app, ``automodel search`` or workers) with
-each run's leaderboard and export.
+each run's leaderboard, insight and diagnostics tabs, and export.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """The ``automodel`` command.
 
 Listing commands never import TensorFlow, so they answer at once; ``search``,
-``demo``, ``predict`` and ``evaluate`` import it when they need a model. ``ui``
+``demo``, ``predict``, ``evaluate`` and ``report`` load it for a model. ``ui``
 hands over to the desktop app in ``automodel.widgets`` (the only command that
 uses a front end). ``search`` and ``chief`` take their options from one table,
 ``options.py``, which follows ``automodel.search`` keyword by keyword.
@@ -36,6 +36,7 @@ from .output import (
     describe_validation,
     print_json,
 )
+from .report import add_command as _report_command
 from .search import run_search, search_options_of
 
 BATCH_ROWS = 1024  # rows predict and evaluate read and predict at a time
@@ -200,9 +201,8 @@ def cmd_ui(args) -> int:
 
 def versions() -> dict:
     """The installed versions of automodel and the libraries it trains with (None: not installed), and Python's."""
-    found = {}
-    for name, distributions in VERSIONS.items():
-        found[name] = next(filter(None, map(registry.distribution_version, distributions)), None)
+    found = {name: next(filter(None, map(registry.distribution_version, dists)), None)
+             for name, dists in VERSIONS.items()}
     return {**found, "python": platform.python_version()}
 
 
@@ -282,8 +282,8 @@ def build_parser() -> argparse.ArgumentParser:
                                      epilog=_epilog(), formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action=_Versions)
     commands = parser.add_subparsers(dest="command", required=True)
-    for add_commands in (_listing_commands, _search_commands, _run_commands, _model_commands, _app_commands):
-        add_commands(commands)
+    for add in (_listing_commands, _search_commands, _run_commands, _report_command, _model_commands, _app_commands):
+        add(commands)
     return parser
 
 

@@ -1,13 +1,15 @@
 """``automodel search``, ``chief`` and ``demo``: run a search from the command line and sum it up.
 
 Options come from ``options.py``; the checks that need no TensorFlow run
-first, so a mistyped option costs no wait. Events print as lines for people, or
-as one JSON object a line with ``--json``; the exit code says whether the search
+first, so a mistyped option costs no wait. Events print as lines for people (with
+a live display below them when stdout is a terminal, ``progress.py``), or as one
+JSON object a line with ``--json``; the exit code says whether the search
 reached its end (``output.EXIT_CODES``).
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 
@@ -100,18 +102,22 @@ def run_search(options: dict, as_json: bool = False) -> int:
     search = load_engine()
     started = []
     report = _json_event if as_json else _print_trial
+    progress = None if as_json or not sys.stdout.isatty() else _live_display(options)
 
     def reporter(event, **info):
         if event == "search_start":  # settings, data and plugins are checked by now
             started.append(event)
         report(event, **info)
+        if progress is not None:
+            progress(event, **info)
 
     try:
-        result = search(reporter=reporter, **options)
-        meta = result.run.meta()
-        summary = {"run_dir": str(result.path), "status": meta["status"], "validation": describe_validation(meta)}
-        source = result.model_source()
-        summary.update(model=source, test=result.evaluate())
+        with progress.shown() if progress is not None else contextlib.nullcontext():
+            result = search(reporter=reporter, **options)
+            meta = result.run.meta()
+            summary = {"run_dir": str(result.path), "status": meta["status"], "validation": describe_validation(meta)}
+            source = result.model_source()
+            summary.update(model=source, test=result.evaluate())
     except AutomodelError as exc:
         if not started:
             raise  # a usage or data error, before anything was trained
@@ -132,6 +138,13 @@ def run_search(options: dict, as_json: bool = False) -> int:
         print(f"automodel: the search ended early ({meta['status']}); run the same command again to resume it.",
               file=sys.stderr)
     return code
+
+
+def _live_display(options: dict):
+    """The live progress display of a terminal (``progress.py``): rich loads only for it."""
+    from .progress import SearchProgress
+
+    return SearchProgress.for_options(options)
 
 
 def search_options_of(args) -> dict:

@@ -23,6 +23,7 @@ from ..data.prepared import combine, fit_arguments
 from ..runs.leaderboard import WITH_MODEL, best_epoch, leaderboard
 from ..runs.rundir import RunDir, now, read_json, write_atomically, write_json
 from . import protocol as training
+from . import tensorboard
 from .hypermodel import JointHyperModel, load_weights_only, trial_hyperparameters
 
 REFIT_DIR = "refit"
@@ -98,7 +99,8 @@ def refit(run: RunDir, prepared, architectures: dict, budget=None, seed: int = 0
     args, options = fit_arguments(combine(prepared.train, prepared.validation), chosen["batch_size"], shuffle=True,
                                   seed=seed)
     stop = Deadline(budget)
-    callbacks = [*training.callbacks(protocol), keras.callbacks.TerminateOnNaN(), stop]
+    callbacks = [*training.callbacks(protocol), keras.callbacks.TerminateOnNaN(), stop,
+                 *tensorboard.refit_callbacks(run, hp)]
     started = time.time()
     history = hypermodel.fit(hp, model, *args, epochs=chosen["epochs"], callbacks=callbacks, verbose=0, **options)
     losses = (getattr(history, "history", None) or {}).get("loss") or []

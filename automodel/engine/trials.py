@@ -11,6 +11,7 @@ from . import protocol as training
 from . import validation as validating
 from .hypermodel import JointHyperModel
 from .pruning import MedianPruner
+from .tensorboard import TrialLogs
 from .tuners import make_tuner
 
 
@@ -42,7 +43,7 @@ def build_tuner(run: RunDir, prepared: PreparedData, chosen, settings: dict, bud
         reporter=reporter,
         trial_callbacks=_task_callbacks(run, prepared, hypermodel) if trains else None,
         strategy=settings["strategy"] if trains else None,
-        mixins=mixins,
+        mixins=(*mixins, TrialLogs) if trains else mixins,  # RUN/tensorboard (engine/tensorboard.py)
         first_trials=portfolio.entries(chosen, prepared.spec),
         schedule=schedule,
         pruner=MedianPruner(run, objective, direction, warmup_epochs=settings["patience"]),

@@ -92,6 +92,10 @@ def export_model(result, path, formats=None, trial=None, overwrite: bool = False
         card["inference"] = _inference(result, model, trial, x)
         (folder / CARD_JSON).write_text(json.dumps(card, indent=1))  # the folder itself is renamed atomically
         (folder / CARD_MARKDOWN).write_text(markdown(card))
+    try:
+        result.run.record_export(target, str(card["trial"]))
+    except OSError as exc:  # a run directory this user may read but not write: the export itself is whole
+        warnings.warn(f"automodel: the export is not recorded in {result.path} ({exc}).", UserWarning, stacklevel=2)
     return card
 
 

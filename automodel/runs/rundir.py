@@ -10,6 +10,7 @@ local search, a resumed one and a distributed one look the same. KerasTuner owns
     trial_*/automodel_trial.json   architecture, status, reason, params, timing,
                                    and the per-epoch history (live curves)
     ensemble.json                  the ensemble selected over the trials (ensemble.py)
+    exports.json                   the folders its models were exported to
 
 Files are replaced atomically (``atomic.atomic_write``), so a reader never sees
 half a file. Nothing here imports TensorFlow.
@@ -30,6 +31,7 @@ TRIAL_RECORD = "automodel_trial.json"
 KERAS_TUNER_TRIAL = "trial.json"
 TEST_DATA = "test_data.npz"
 ENSEMBLE_RECORD = "ensemble.json"
+EXPORTS_RECORD = "exports.json"  # the folders exported from the run (its own file: exports run beside a search)
 
 
 CHECKPOINT = "checkpoint.weights.h5"  # KerasTuner's name for a trial's best weights
@@ -132,6 +134,16 @@ class RunDir:
         """The ensemble the search selected (or why it has none); None before one was selected."""
         path = self.path / ENSEMBLE_RECORD
         return _read_or_empty(path) or None
+
+    def exports(self) -> list[dict]:
+        """The exports made from this run, oldest first: ``path``, ``trial``, ``created``."""
+        return _read_or_empty(self.path / EXPORTS_RECORD).get("exports", [])
+
+    def record_export(self, folder: Path, trial: str) -> None:
+        """Add an export's folder to ``exports.json``, so the report finds its model card wherever it went."""
+        entry = {"path": str(Path(folder).resolve()), "trial": trial, "created": now()}
+        kept = [e for e in self.exports() if e["path"] != entry["path"]]
+        write_json(self.path / EXPORTS_RECORD, {"exports": [*kept, entry]})
 
     # -- data ----------------------------------------------------------------
     def save_test_data(self, x: np.ndarray, y: np.ndarray | None) -> None:
