@@ -320,10 +320,9 @@ def _card_section(run: RunDir, export) -> str:
 
     folder = card.export_of(run) if export is None else card.checked_export(export)
     if folder is None:
-        return ('<p class="automodel-note">No export of this run found beside its run directory. The model card '
-                "describes exported artifacts and how each was verified, so only an export writes it: run "
-                "<code>automodel export RUN_DIR --to FOLDER</code>, then "
-                "<code>automodel report RUN_DIR --to FILE --export FOLDER</code>.</p>")
+        return ('<p class="automodel-note">No export of this run found. The model card describes exported '
+                "artifacts and how each was verified, so only an export writes it: run "
+                "<code>automodel export RUN_DIR --to FOLDER</code>, then this report again.</p>")
     return (f'<p class="automodel-note">From the export <code>{_text(folder.name)}</code> '
             f'({card.CARD_MARKDOWN}).</p><div class="automodel-card">{card.card_html(folder)}</div>')
 
