@@ -384,7 +384,7 @@ def test_version_names_the_libraries():
         (["evaluate", "{run}", "{files}/pixels.tsv"], "has no targets to score against"),
         (["evaluate", "{run}", "{files}/flat"], "has no targets to score against"),
         (["search", "--data", "{files}/digits.csv", "--task", "image_classification", "--workers", "some"],
-         "workers='some': pass 'auto' or a whole number"),
+         "workers='some': pass 'auto', 'none' or a whole number"),
     ],
 )
 def test_bad_inputs_exit_2_with_one_readable_line(run_dir, files, tmp_path, args, message):

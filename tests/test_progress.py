@@ -149,8 +149,11 @@ def test_prints_and_log_lines_land_above_the_live_display():
 # -- end to end, in a pseudo-terminal ---------------------------------------------------------------------------------
 
 
-def _in_a_terminal(args: list[str], interrupt_on: str | None = None, timeout: float = 120) -> tuple[int, str]:
-    """Run ``automodel ARGS`` with a pseudo-terminal as its terminal; press Ctrl-C once ``interrupt_on`` appears."""
+def _in_a_terminal(args: list[str], interrupt_on: str | None = None, timeout: float = 120,
+                   on_press=lambda: None) -> tuple[int, str, object]:
+    """Run ``automodel ARGS`` with a pseudo-terminal as its terminal; press Ctrl-C once ``interrupt_on`` appears.
+
+    Returns the exit code, the output, and what ``on_press()`` returned at the press."""
     import fcntl
     import pty
     import struct
@@ -163,7 +166,7 @@ def _in_a_terminal(args: list[str], interrupt_on: str | None = None, timeout: fl
             os.execve(sys.executable, [sys.executable, "-m", "automodel.cli", *args], {**os.environ, "TERM": "xterm"})
         finally:
             os._exit(127)  # never back into the test runner
-    output, pressed, give_up = b"", False, time.monotonic() + timeout
+    output, pressed, at_press, give_up = b"", False, None, time.monotonic() + timeout
     while time.monotonic() < give_up:
         if select.select([terminal], [], [], 0.5)[0]:
             try:
@@ -174,23 +177,27 @@ def _in_a_terminal(args: list[str], interrupt_on: str | None = None, timeout: fl
                 break
             output += chunk
         if interrupt_on and not pressed and interrupt_on in plain(output.decode(errors="replace")):
+            at_press = on_press()
             os.write(terminal, b"\x03")  # Ctrl-C, through the terminal's line discipline
             pressed = True
     else:
         os.kill(pid, 9)
     os.close(terminal)
-    return os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]), output.decode(errors="replace")
+    return os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]), output.decode(errors="replace"), at_press
 
 
 def test_search_in_a_terminal_shows_live_progress_and_stops_on_ctrl_c(tmp_path, small_digits):
     import numpy as np
 
     np.savez(tmp_path / "digits.npz", x=small_digits[0][:400], y=small_digits[1][:400])
-    code, raw = _in_a_terminal([
+    def trials_started():  # one, or with worker processes (several GPUs shown) one per worker
+        return {name for name in os.listdir(tmp_path / "live") if name.startswith("trial_")}
+
+    code, raw, started = _in_a_terminal([
         "search", "--task", "image_classification", "--data", str(tmp_path / "digits.npz"), "--architectures", "cnn",
         "--tuner", "random", "--max-trials", "2", "--epochs", "2", "--validation", "split", "--time-budget", "10m",
         "--dir", str(tmp_path), "--name", "live", "--seed", "1",
-    ], interrupt_on="epoch 1/2")
+    ], interrupt_on="epoch 1/2", on_press=trials_started)
     text = plain(raw)
     assert "\x1b[" in raw  # drawn with cursor movements and colours: the live display
     assert re.search(r"trial 0\s+cnn\s+epoch 1/2", text)
@@ -201,4 +208,4 @@ def test_search_in_a_terminal_shows_live_progress_and_stops_on_ctrl_c(tmp_path, 
     summary = text.rindex("run directory: ")
     assert summary > text.rindex("best so far: ")  # the display is gone when the summary prints
     assert "(stopped: interrupted;" in text[summary:] and "on the held-out test split: accuracy=" in text[summary:]
-    assert "trial_1" not in os.listdir(tmp_path / "live")  # no trial starts after Ctrl-C
+    assert "trial_0" in started and trials_started() == started  # no trial starts after Ctrl-C

@@ -185,6 +185,7 @@ def test_missing_diagnostics_are_computed_and_the_export_card_is_included(capsys
     shutil.copytree(digits_run.path, run)
     saved = diagnostics.read(run)
     (run / diagnostics.DIAGNOSTICS).unlink()
+    (run / "exports.json").unlink(missing_ok=True)  # exports of the shared run by other tests
 
     code, _, err = cli(capsys, "report", run, "--to", tmp_path / "bare.html", "--no-diagnostics")
     assert code == 0, err

@@ -16,6 +16,7 @@ is recorded and ranked as if it had never stopped:
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -34,6 +35,27 @@ def backup_callback(trial_dir) -> keras.callbacks.BackupAndRestore:
     the other.
     """
     return keras.callbacks.BackupAndRestore(str(Path(trial_dir) / BACKUP_DIR), double_checkpoint=True)
+
+
+def whole_checkpoints(callbacks) -> None:
+    """KerasTuner's best-epoch checkpoint written whole: to a temporary file, then renamed over the last one.
+
+    ``save_weights`` writes in place, so a process killed meanwhile would leave a
+    truncated file that the resumed trial, its predictions and its result cannot open.
+    """
+    for callback in callbacks:
+        if isinstance(callback, tuner_utils.SaveBestEpoch):
+            callback._save_model = _whole_save(callback)
+
+
+def _whole_save(callback):
+    def save() -> None:
+        final = Path(callback.filepath)
+        partial = final.with_name(f".partial-{os.getpid()}.{final.name}")  # Keras wants the .weights.h5 ending
+        callback.model.save_weights(str(partial))
+        os.replace(partial, final)
+
+    return save
 
 
 def discard_backup(trial_dir) -> None:

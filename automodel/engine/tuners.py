@@ -237,6 +237,7 @@ class TrialBookkeeping:
         objective = self.oracle.objective
         record = self._records[trial.trial_id]
         task_callbacks = self.trial_callbacks(trial, record) if self.trial_callbacks else []
+        resume.whole_checkpoints(kwargs.get("callbacks", []))
         callbacks = [
             *task_callbacks,
             *kwargs.get("callbacks", []),
