@@ -54,6 +54,8 @@ def _whole_save(callback):
         partial = final.with_name(f".partial-{os.getpid()}.{final.name}")  # Keras wants the .weights.h5 ending
         callback.model.save_weights(str(partial))
         os.replace(partial, final)
+        for left in final.parent.glob(f".partial-*.{final.name}"):  # of a process killed mid-write
+            left.unlink(missing_ok=True)
 
     return save
 
