@@ -40,6 +40,9 @@ PRIVATE_METHODS = {
         "populate_space": ["self", "trial_id"],
         "end_trial": None,  # wrapped by KerasTuner's lock: its signature reads (*args, **kwargs)
     },
+    ("keras_tuner.src.engine.tuner_utils", "SaveBestEpoch"): {
+        "_save_model": ["self"],  # engine/resume.py writes the checkpoint whole (Keras' own backup: test_resilience)
+    },
     ("keras_tuner.src.distribute.oracle_chief", "OracleServicer"): {
         "CreateTrial": ["self", "request", "context"],
         "EndTrial": ["self", "request", "context"],

@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import psutil
 import pytest
@@ -154,6 +155,63 @@ def test_a_write_that_fails_midway_leaves_neither_a_partial_target_nor_a_tempora
     assert sorted(os.listdir(tmp_path)) == ["like-any-file", "run.json", "targets.npy"]
 
 
+def test_a_backup_cut_off_mid_write_leaves_the_last_whole_one_and_outlives_fit(tmp_path, monkeypatch):
+    import keras
+    import numpy as np
+
+    from automodel.engine import resume
+
+    def model():
+        net = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
+        net.compile("adam", "mse")
+        return net
+
+    x, y = np.ones((8, 3)), np.zeros((8, 2))
+    backup = resume.backup_callback(tmp_path)
+    model().fit(x, y, epochs=2, verbose=0, callbacks=[backup])
+    folder = Path(backup.backup_dir)
+    whole = {path.name: path.read_bytes() for path in folder.iterdir()}
+    assert json.loads(Path(backup._training_metadata_path).read_text())["epoch"] == 2  # kept after fit
+
+    def killed_mid_write(self, filepath, *args, **kwargs):
+        Path(filepath).write_bytes(b"\x89HDF\r\n half the weights")
+        raise KeyboardInterrupt  # the process dies here
+    with monkeypatch.context() as patched:
+        patched.setattr(keras.Model, "save_weights", killed_mid_write)
+        with pytest.raises(KeyboardInterrupt):
+            model().fit(x, y, epochs=4, verbose=0, callbacks=[resume.backup_callback(tmp_path)])
+    assert {path.name: path.read_bytes() for path in folder.iterdir()} == whole  # the last whole backup
+
+    left = folder / f".{Path(backup._weights_path).name}.tmp-0a1b2c.weights.h5"
+    left.write_bytes(b"what a SIGKILL mid-write leaves")
+    history = model().fit(x, y, epochs=3, verbose=0, callbacks=[resume.backup_callback(tmp_path)])
+    assert len(history.history["loss"]) == 1  # went on from epoch 2
+    assert not left.exists() and sorted(path.name for path in folder.iterdir()) == sorted(whole)
+    resume.discard_backup(tmp_path)
+    assert not folder.exists()
+
+
+def test_a_trial_that_ended_but_whose_end_the_oracle_never_heard_is_not_trained_again(tmp_path, small_digits):
+    """As when the chief is killed between a worker recording a trial and telling the chief."""
+    options = dict(task="image_classification", data=small_digits, architectures=["tiny"], tuner="random",
+                   max_trials=1, epochs=2, directory=tmp_path, name="e", seed=1)
+    with registered(plugin_of(tiny_architecture()), "tiny"):
+        automodel.search(**options)
+        run = tmp_path / "e"
+        before = read(run / "trial_0" / "automodel_trial.json")
+        trial, oracle = read(run / "trial_0" / "trial.json"), read(run / "oracle.json")
+        trial["status"], trial["score"] = "RUNNING", None
+        oracle["ongoing_trials"] = {"tuner0": "0"}
+        (run / "trial_0" / "trial.json").write_text(json.dumps(trial))
+        (run / "oracle.json").write_text(json.dumps(oracle))
+        result = automodel.search(**options)
+    after = read(run / "trial_0" / "automodel_trial.json")
+    assert [s.get("replayed") for s in after["sessions"]] == [None, True]
+    assert after["history"] == before["history"] and after["sessions"][1].get("epochs") is None  # not trained
+    assert read(run / "trial_0" / "trial.json")["status"] == "COMPLETED"
+    assert result.leaderboard().loc[0, "val_accuracy"] == pytest.approx(max(before["history"]["val_accuracy"]))
+
+
 # -- faults at random points: nothing lost, nothing trained twice, the status true -------------
 
 
@@ -169,12 +227,19 @@ def trained_epochs(run) -> int:
     return sum(read(path).get("epochs", 0) for path in run.glob("trial_*/automodel_trial.json"))
 
 
+def command_line(process) -> str:
+    try:
+        return " ".join(process.cmdline())
+    except psutil.Error:  # it has ended meanwhile (a zombie, or gone)
+        return ""
+
+
 def kill_one(search, role: str, rng) -> None:
     """SIGKILL one of the search's chief or worker processes, whatever it is doing (if the search still runs)."""
     marker = "automodel.distributed.chief" if role == "chief" else " worker "
     give_up = time.monotonic() + 120
     while search.poll() is None:
-        found = [p for p in psutil.Process(search.pid).children(recursive=True) if marker in " ".join(p.cmdline())]
+        found = [p for p in psutil.Process(search.pid).children(recursive=True) if marker in command_line(p)]
         if found:
             rng.choice(found).kill()
             return

@@ -11,11 +11,17 @@ is recorded and ranked as if it had never stopped:
   backup holds (the record is written before the backup, so it is never behind);
 - the best-epoch checkpoint and early stopping remember the epochs before the
   interruption;
-- the history handed to KerasTuner for scoring covers every epoch.
+- the history handed to KerasTuner for scoring covers every epoch;
+- the backup stays until the trial's end is recorded, so a process killed after
+  the last epoch but before that (while its predictions are kept, say) resumes
+  with nothing left to train;
+- a trial recorded as ended whose end never reached the oracle (its chief was
+  killed) is handed back with its recorded history instead of trained again.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from pathlib import Path
@@ -23,26 +29,41 @@ from pathlib import Path
 import keras
 from keras_tuner.src.engine import tuner_utils
 
+from ..runs.atomic import atomic_write, remove_leftovers
 from ..runs.leaderboard import best_epoch
 
 BACKUP_DIR = "backup"
 
 
 def backup_callback(trial_dir) -> keras.callbacks.BackupAndRestore:
-    """Keras' backup of the training state, kept in the trial directory until the trial ends.
+    """Keras' backup of the training state, kept in the trial directory until the trial ends."""
+    return WholeBackup(str(Path(trial_dir) / BACKUP_DIR))
 
-    Two generations are kept, so a process killed while writing one resumes from
-    the other.
+
+class WholeBackup(keras.callbacks.BackupAndRestore):
+    """``BackupAndRestore`` whose files are each written whole, and kept when training ends.
+
+    Keras writes the weights in place, so a process killed meanwhile leaves a
+    truncated file (its ``double_checkpoint`` copy is no cure: the copy itself can
+    be cut, and the first epoch has none). Here each file is renamed into place
+    whole; the weights go first, so a kill between the two leaves the weights at
+    most one epoch ahead of the epoch the backup says, and that epoch trains
+    again. The backup outlives ``fit``: ``discard_backup`` removes it once the
+    trial (or the fold) is recorded.
     """
-    return keras.callbacks.BackupAndRestore(str(Path(trial_dir) / BACKUP_DIR), double_checkpoint=True)
+
+    def __init__(self, backup_dir):
+        super().__init__(backup_dir, delete_checkpoint=False)
+
+    def _save_model(self):
+        os.makedirs(self.backup_dir, exist_ok=True)
+        write_whole(self._weights_path, lambda path: self.model.save_weights(path, overwrite=True))
+        state = {"epoch": self._current_epoch, "batch": self._last_batch_seen}
+        write_whole(self._training_metadata_path, lambda path: Path(path).write_text(json.dumps(state)))
 
 
 def whole_checkpoints(callbacks) -> None:
-    """KerasTuner's best-epoch checkpoint written whole: to a temporary file, then renamed over the last one.
-
-    ``save_weights`` writes in place, so a process killed meanwhile would leave a
-    truncated file that the resumed trial, its predictions and its result cannot open.
-    """
+    """KerasTuner's best-epoch checkpoint written whole, like the backup (``save_weights`` writes in place)."""
     for callback in callbacks:
         if isinstance(callback, tuner_utils.SaveBestEpoch):
             callback._save_model = _whole_save(callback)
@@ -50,18 +71,21 @@ def whole_checkpoints(callbacks) -> None:
 
 def _whole_save(callback):
     def save() -> None:
-        final = Path(callback.filepath)
-        partial = final.with_name(f".partial-{os.getpid()}.{final.name}")  # Keras wants the .weights.h5 ending
-        callback.model.save_weights(str(partial))
-        os.replace(partial, final)
-        for left in final.parent.glob(f".partial-*.{final.name}"):  # of a process killed mid-write
-            left.unlink(missing_ok=True)
+        write_whole(callback.filepath, lambda path: callback.model.save_weights(path))
 
     return save
 
 
+def write_whole(target, write) -> None:
+    """``write(temporary)``, then the temporary file renamed onto ``target``; removes what a killed writer left."""
+    target = Path(target)
+    with atomic_write(target) as temporary:
+        write(str(temporary))
+    remove_leftovers(target)
+
+
 def discard_backup(trial_dir) -> None:
-    """Remove a backup that must not be restored (a fresh trial, or one that failed)."""
+    """Remove a backup that must not be restored (a fresh trial or fold, or one that has ended)."""
     shutil.rmtree(Path(trial_dir) / BACKUP_DIR, ignore_errors=True)
 
 
@@ -93,6 +117,24 @@ def carry_over(history: dict, objective, callbacks) -> None:
         elif isinstance(callback, keras.callbacks.EarlyStopping):
             callback.best = best
             callback.wait = len(series) - 1 - best_index
+
+
+def ended(record: dict) -> bool:
+    """Whether the record says the trial ran to its end, whatever the oracle heard of it."""
+    return record.get("status") in ("completed", "pruned")
+
+
+def recorded_histories(record: dict) -> list[keras.callbacks.History]:
+    """What training returned for an ended trial (one history a fold), rebuilt from its record."""
+    runs = [fold["history"] for fold in record.get("folds") or []] or [record.get("history") or {}]
+    return [as_history(logs) for logs in runs]
+
+
+def as_history(logs: dict) -> keras.callbacks.History:
+    """A Keras ``History`` holding per-epoch values, as ``fit`` would have returned it."""
+    history = keras.callbacks.History()
+    history.history = {name: list(values) for name, values in logs.items()}
+    return history
 
 
 def whole_history(results, record: dict):

@@ -169,7 +169,7 @@ class TrialBookkeeping:
         architecture = trial.hyperparameters.values.get("architecture")
         record = self.run.trial_record(trial_id)
         resumed = record.get("status") == "running"  # interrupted: its backup continues it
-        if not resumed:
+        if not resumed and not resume.ended(record):
             resume.discard_backup(self.run.trial_dir(trial_id))
             record = {
                 "trial_id": trial_id,
@@ -199,6 +199,10 @@ class TrialBookkeeping:
         return model
 
     def run_trial(self, trial, *args, **kwargs):
+        record = self._records[trial.trial_id]
+        if resume.ended(record):  # it ended before, but the oracle never heard: report it again
+            record["sessions"][-1]["replayed"] = True
+            return resume.recorded_histories(record)
         if not self.folds:
             return super().run_trial(trial, *args, **kwargs)
         return self._cross_validate(trial, *args, **kwargs)
@@ -208,7 +212,7 @@ class TrialBookkeeping:
         objective = self.oracle.objective
         record = self._records[trial.trial_id]
         done = record.setdefault("folds", [])
-        histories = [_history(fold["history"]) for fold in done]
+        histories = [resume.as_history(fold["history"]) for fold in done]
         for train, validation in self.folds[len(done):]:
             self._fold = len(done)
             kwargs["validation_data"] = (x[validation], None if y is None else y[validation])
@@ -220,6 +224,7 @@ class TrialBookkeeping:
                          "best_epoch": None if best is None else (record.get("initial_epoch") or 0) + best + 1})
             histories.append(history)
             self._write_record(trial)
+            resume.discard_backup(self.run.trial_dir(trial.trial_id))  # the next fold starts afresh
             if any(key in record for key in ("stopped", "capped", "pruned")) or len(done) == len(self.folds):
                 break
             pruned = self.pruner.check_folds(trial.trial_id, [fold["best"] for fold in done]) if self.pruner else None
@@ -261,7 +266,6 @@ class TrialBookkeeping:
         self._count_seconds(trial)
         record["sessions"][-1]["memory_mib"] = round(psutil.Process().memory_info().rss / 2**20, 1)
         if trial.status in (TrialStatus.INVALID, TrialStatus.FAILED):
-            resume.discard_backup(self.run.trial_dir(trial.trial_id))
             record["status"] = "failed"
             record["reason"] = _reason(trial.message)
         else:
@@ -272,6 +276,7 @@ class TrialBookkeeping:
                 record["reason"] = record["capped"]
         self.budget.count_trial(record)
         self._write_record(trial)
+        resume.discard_backup(self.run.trial_dir(trial.trial_id))  # recorded: no longer needed
         try:
             super().on_trial_end(trial)  # KerasTuner scores the trial here
             self.budget.trial_ended()
@@ -279,12 +284,6 @@ class TrialBookkeeping:
             if self.reporter is not None:
                 score = self.oracle.get_trial(trial.trial_id).score if record["status"] != "failed" else None
                 self._report("trial_end", record=dict(record), objective=self.oracle.objective.name, score=score)
-
-
-def _history(logs: dict) -> keras.callbacks.History:
-    history = keras.callbacks.History()
-    history.history = {name: list(values) for name, values in logs.items()}
-    return history
 
 
 def _mean_curves(histories: list[dict]) -> dict:

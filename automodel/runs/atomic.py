@@ -7,8 +7,9 @@ temporary path beside the target, which is renamed onto the target when the
 block ends without error (a rename within one folder is atomic) and removed on
 any error, the rename's own included. A reader sees the old file or the whole
 new one; a failure or an interruption leaves neither a partial target nor a
-temporary file. KerasTuner's own files (``oracle.json``, ``trial.json``, its
-checkpoints) are written by KerasTuner.
+temporary file. The best-epoch checkpoint and the training backup, written by
+KerasTuner and Keras, are made to go through it too (``engine/resume.py``);
+KerasTuner's ``oracle.json`` and ``trial.json`` are KerasTuner's own.
 
 The temporary name starts with a dot (``glob("*/run.json")`` and listings pass
 it by) and ends with the target's suffixes, since writers such as Keras'
@@ -62,10 +63,7 @@ class AtomicWrite:
         if self.done:
             return
         self.done = True
-        if self.path.is_dir() and not self.path.is_symlink():
-            shutil.rmtree(self.path, ignore_errors=True)
-        else:
-            self.path.unlink(missing_ok=True)
+        _remove(self.path)
 
     def __enter__(self) -> Path:
         return self.path
@@ -81,3 +79,18 @@ class AtomicWrite:
 def atomic_write(target, *, folder: bool = False, move=os.replace) -> AtomicWrite:
     """``with atomic_write(path) as temporary:`` write ``temporary``; it becomes ``path`` only if the block succeeds."""
     return AtomicWrite(target, folder=folder, move=move)
+
+
+def remove_leftovers(target) -> None:
+    """Remove the temporary paths that writers of ``target`` killed mid-write left beside it."""
+    target = Path(target)
+    for left in target.parent.glob(f".{target.name}.*"):
+        if left.name.startswith((f".{target.name}.tmp-", f".{target.name}.partial-")):
+            _remove(left)
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        path.unlink(missing_ok=True)
