@@ -187,6 +187,12 @@ def test_a_backup_cut_off_mid_write_leaves_the_last_whole_one_and_outlives_fit(t
     history = model().fit(x, y, epochs=3, verbose=0, callbacks=[resume.backup_callback(tmp_path)])
     assert len(history.history["loss"]) == 1  # went on from epoch 2
     assert not left.exists() and sorted(path.name for path in folder.iterdir()) == sorted(whole)
+
+    phases, net = resume.backup_callback(tmp_path / "phases"), model()  # a plugin's fit in two phases
+    net.fit(x, y, epochs=2, verbose=0, callbacks=[phases])
+    net.compile("sgd", "mse")  # the second phase's own optimizer
+    second = net.fit(x, y, epochs=3, initial_epoch=1, verbose=0, callbacks=[phases])
+    assert len(second.history["loss"]) == 2  # from the model in memory, not the first phase's backup
     resume.discard_backup(tmp_path)
     assert not folder.exists()
 

@@ -49,11 +49,24 @@ class WholeBackup(keras.callbacks.BackupAndRestore):
     whole; the weights go first, so a kill between the two leaves the weights at
     most one epoch ahead of the epoch the backup says, and that epoch trains
     again. The backup outlives ``fit``: ``discard_backup`` removes it once the
-    trial (or the fold) is recorded.
+    trial (or the fold) is recorded. A plugin's ``fit`` that trains in phases
+    (``vgg16``: frozen, then fine-tuned) calls ``model.fit`` again with the same
+    callbacks: a later phase goes on from the model in memory, not the backup of
+    an earlier one.
     """
 
     def __init__(self, backup_dir):
         super().__init__(backup_dir, delete_checkpoint=False)
+        self.trained = False
+
+    def on_train_begin(self, logs=None):
+        if self.trained:  # a later phase of this trial's fit, in this process
+            shutil.rmtree(self.backup_dir, ignore_errors=True)
+        else:
+            super().on_train_begin(logs)
+
+    def on_train_end(self, logs=None):
+        self.trained = True
 
     def _save_model(self):
         os.makedirs(self.backup_dir, exist_ok=True)
