@@ -242,7 +242,8 @@ def test_leaderboard_watches_a_run_written_by_another_process(tmp_path):
         process.kill()
     assert process.wait() == 0, process.stderr.read()
     wait_until(lambda: not view.watching, timeout=10, what="the view to see the run end")
-    assert ("running", 1) in seen  # it showed the run while it was being written
+    # it showed the run while it was being written (trials side by side in workers when GPUs show)
+    assert any(status == "running" and rows >= 1 for status, rows in seen), seen
     assert view.status == "finished" and len(trials_only(view.board)) == 2 and not view.watching
     assert view.table.value.count('class="automodel-row automodel-completed') == 2
 
