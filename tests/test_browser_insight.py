@@ -30,6 +30,14 @@ def _shown(scope, css: str):
     return image
 
 
+def _architecture_rows(insight, expected: int = 2):
+    """The per-architecture table's rows once there are ``expected`` (the header and one per architecture): the page
+    may render the table's HTML after the figures beside it."""
+    rows = insight.locator("table.automodel-insight-architectures tr")
+    wait_for(lambda: rows.count() == expected, 30, "the per-architecture table", insight.page)
+    return rows
+
+
 def _check_diagnostics(insight, classes: int) -> None:
     """The Diagnostics tab on show: the confusion matrix, the mistakes and a row per class."""
     _open_tab(insight, "Diagnostics")
@@ -60,8 +68,8 @@ def test_insight_fills_during_a_search_in_jupyterlab(jupyter):  # noqa: F811
         for name in ("curves", "architectures", "parallel-coordinates"):
             _shown(insight, f"automodel-insight-{name}")
         assert objective.evaluate("img => img.naturalWidth") > 200
-        rows = insight.locator("table.automodel-insight-architectures tr")
-        assert rows.count() == 2 and "cnn" in rows.nth(1).inner_text()  # one architecture searched
+        rows = _architecture_rows(insight)  # one architecture searched
+        assert "cnn" in rows.nth(1).inner_text()
         screenshot(insight, "insight-jupyterlab")
 
         classes = len(diagnostics.read(folder / "automodel-runs" / "digits")["report"])
@@ -95,7 +103,7 @@ def test_desktop_app_shows_the_insight_and_diagnostics_of_a_finished_run(desktop
         for name in figures.search_figures(run_dir):
             _shown(insight, f"automodel-insight-{name.replace('_', '-')}")
         assert "importance needs 4 trials" in insight.locator(".automodel-insight-note").inner_text()  # it has 2
-        assert insight.locator("table.automodel-insight-architectures tr").count() == 2
+        _architecture_rows(insight)
         screenshot(runs, "insight-desktop")
 
         found = diagnostics.read(run_dir)

@@ -194,7 +194,7 @@ class Insight(widgets.Tab):
         if "importance" not in drawn:
             needed = search.MIN_TRIALS_FOR_IMPORTANCE
             missing.append(f"hyperparameter importance needs {needed} trials with an objective")
-        # the page applies updates in order: the note and the table come with the figures, never after them
+        # the note and the table are set before the figures, so a reader who sees the figures finds them soon after
         self.search_note.value = ("Not drawn yet: " + "; ".join(missing) + ".") if missing else ""
         summary = search.architecture_summary(run_dir)
         self.summary.value = "<b>Per architecture</b>" + frame_html(summary, "automodel-insight-architectures")
