@@ -21,6 +21,8 @@ STATUS_ORDER = {"completed": 0, ENSEMBLE: 0, "pruned": 1, "running": 2, "interru
 WITH_MODEL = ("completed", "pruned")
 ENDED = (*WITH_MODEL, "failed")  # trials that ran to their end (the ensemble row is no trial)
 FIXED_COLUMNS = ["trial", "architecture", "status"]
+# trials equal on the objective are ranked by their validation loss, as the ensemble's selection ranks them
+TIE_BREAKER = "val_loss"
 TAIL_COLUMNS = ["params", "epochs", "seconds"]
 
 
@@ -132,9 +134,11 @@ def leaderboard(run_dir) -> pd.DataFrame:
     if board.empty:
         return board
     board["_rank"] = board["status"].map(STATUS_ORDER).fillna(3)
-    board = board.sort_values(
-        ["_rank", name], ascending=[True, direction == "min"], na_position="last", kind="stable"
-    )
+    order, ascending = ["_rank", name], [True, direction == "min"]
+    if name != TIE_BREAKER and TIE_BREAKER in board:  # accuracy on a few validation samples ties often
+        order.append(TIE_BREAKER)
+        ascending.append(True)
+    board = board.sort_values(order, ascending=ascending, na_position="last", kind="stable")
     return board.drop(columns="_rank").reset_index(drop=True)
 
 
