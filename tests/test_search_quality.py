@@ -263,6 +263,32 @@ def test_a_trial_takes_at_most_a_quarter_of_the_time_budget(tmp_path, small_digi
     assert 4 <= first["seconds"] < 12  # stopped after the epoch that crossed the cap
 
 
+
+def test_a_cross_validated_trial_shares_its_cap_among_its_folds(tmp_path, small_digits):
+    import numpy as np
+
+    from automodel.engine import predictions
+
+    x, y = small_digits
+    arch = tiny_architecture("slowfold")
+    with registered(plugin_of(arch), "fold-cap-test"):
+        result = automodel.search(
+            task="image_classification", data=(x[:100], y[:100]), architectures=["slowfold"], tuner="random",
+            epochs=10_000, patience=10_000, time_budget=40, max_trials=1, directory=tmp_path, name="fold-capped",
+            seed=0, validation="cv",
+        )
+    trial_id = result.run.trial_ids()[0]
+    record = result.run.trial_record(trial_id)
+    # every fold trained, none to the end: the trial's score and out-of-fold predictions cover them all
+    assert len(record["folds"]) == 5 and all(1 <= fold["epochs"] < 10_000 for fold in record["folds"])
+    assert record["reason"] == ("each of its 5 folds trained at most its share of the 10s "
+                                "one trial may take of the time budget")
+    assert 10 <= record["seconds"] < 25
+    split = result.meta["data"]["split"]
+    assert predictions.load(result.run, trial_id).shape == (split["train"] + split["validation"], 10)
+    score = result.run.keras_tuner_trial(trial_id)["score"]
+    assert score == pytest.approx(np.mean([fold["best"] for fold in record["folds"]]))
+
 # -- cross-validation on small data ----------------------------------------------------------
 def test_validation_choice_follows_data_size_and_budget():
     from automodel.engine import validation

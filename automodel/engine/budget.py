@@ -45,6 +45,18 @@ class Budget:
         self.reserve = 0.0  # seconds kept back from the trials for the final refit
         self.reserve_for: Callable[[], float] | None = None  # how long that refit would take now
 
+    def cap_by_end_of(self, fold: int | None = None, folds: int = 1) -> float | None:
+        """Training seconds a trial may have used by the end of this fold (None: no cap).
+
+        A cross-validated trial shares its cap among its folds, cumulatively, so a
+        fast fold's unused share goes to the next and every fold gets trained: a
+        trial capped in its first fold would be scored on that fold alone and
+        outrank the trials validated on all of them.
+        """
+        if self.trial_cap is None:
+            return None
+        return self.trial_cap if fold is None else self.trial_cap * (fold + 1) / folds
+
     def count_trial(self, record: dict) -> None:
         """Learn how long a trial takes from its record: one that ran to its end, neither failed nor stopped."""
         if record.get("status") in ("completed", "pruned") and "stopped" not in record and record.get("seconds"):

@@ -80,12 +80,13 @@ class TrialRecorder(keras.callbacks.Callback):
         if any(math.isnan(v) or math.isinf(v) for k, v in logs.items() if k.endswith("loss")):
             raise kt.errors.FailedTrialError(f"loss became NaN or infinite at epoch {epoch + 1}")
         reason = self.tuner.budget.why_stop_now()
-        cap = self.tuner.budget.trial_cap
+        fold, folds = self.tuner._fold, len(self.tuner.folds or ())
+        cap = self.tuner.budget.cap_by_end_of(fold, folds)
         if reason:
             self.record["stopped"] = reason
             self.model.stop_training = True
         elif cap is not None and self.record["seconds"] >= cap:
-            self.record["capped"] = f"trained {cap:.0f}s, the most one trial may take of the time budget"
+            self.record["capped"] = _capped(self.tuner.budget.trial_cap, folds if fold is not None else None)
             self.model.stop_training = True
         elif self.tuner.pruner is not None:
             pruned = self.tuner.pruner.check(self.trial.trial_id, history, self.record.get("initial_epoch") or 0)
@@ -225,7 +226,12 @@ class TrialBookkeeping:
             histories.append(history)
             self._write_record(trial)
             resume.discard_backup(self.run.trial_dir(trial.trial_id))  # the next fold starts afresh
-            if any(key in record for key in ("stopped", "capped", "pruned")) or len(done) == len(self.folds):
+            if any(key in record for key in ("stopped", "pruned")) or len(done) == len(self.folds):
+                break
+            cap = self.budget.trial_cap
+            if cap is not None and record["seconds"] >= cap:  # its epochs are too slow to train every fold
+                record["capped"] = (f"trained {len(done)} of {len(self.folds)} folds in the {cap:.0f}s "
+                                    "one trial may take of the time budget")
                 break
             pruned = self.pruner.check_folds(trial.trial_id, [fold["best"] for fold in done]) if self.pruner else None
             if pruned:
@@ -284,6 +290,13 @@ class TrialBookkeeping:
             if self.reporter is not None:
                 score = self.oracle.get_trial(trial.trial_id).score if record["status"] != "failed" else None
                 self._report("trial_end", record=dict(record), objective=self.oracle.objective.name, score=score)
+
+
+def _capped(cap: float, folds: int | None) -> str:
+    if folds is None:
+        return f"trained {cap:.0f}s, the most one trial may take of the time budget"
+    return (f"each of its {folds} folds trained at most its share of the {cap:.0f}s "
+            "one trial may take of the time budget")
 
 
 def _mean_curves(histories: list[dict]) -> dict:
