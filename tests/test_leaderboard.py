@@ -1,4 +1,4 @@
-"""The leaderboard's order: the objective first, the validation loss between trials that tie on it."""
+"""The leaderboard's order: whole cross-validations first, the objective, the validation loss on ties."""
 
 from automodel.runs.leaderboard import leaderboard
 from automodel.runs.rundir import RunDir
@@ -25,3 +25,13 @@ def test_a_loss_objective_is_ranked_by_itself(tmp_path):
     run = _run(tmp_path, {"0000": (0.9, 0.5), "0001": (0.6, 0.2)})
     run.write_meta({**run.meta(), "objective": {"name": "val_loss", "direction": "min"}})
     assert leaderboard(run.path)["trial"].tolist() == ["0001", "0000"]
+
+
+def test_a_trial_cross_validated_on_fewer_folds_ranks_after_those_on_all(tmp_path):
+    # too slow to train all five folds within its cap: its one fold's 0.95 on a fifth of the samples is no better
+    run = _run(tmp_path, {"0000": (0.80, 0.6), "0001": (0.95, 0.2), "0002": (0.85, 0.5)})
+    for trial_id, folds in (("0000", 5), ("0001", 1), ("0002", 5)):
+        record = run.trial_record(trial_id)
+        run.write_trial_record(trial_id, {**record, "folds": [{"best": 0.8}] * folds})
+    board = leaderboard(run.path)
+    assert board["trial"].tolist() == ["0002", "0000", "0001"] and board["folds"].tolist() == [5, 5, 1]

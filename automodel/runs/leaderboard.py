@@ -134,12 +134,14 @@ def leaderboard(run_dir) -> pd.DataFrame:
     if board.empty:
         return board
     board["_rank"] = board["status"].map(STATUS_ORDER).fillna(3)
-    order, ascending = ["_rank", name], [True, direction == "min"]
+    # a trial too slow to train every fold within its time cap is scored on fewer samples: after those that were not
+    board["_partial"] = (board["folds"] < board["folds"].max()).fillna(False) if folded else False
+    order, ascending = ["_rank", "_partial", name], [True, True, direction == "min"]
     if name != TIE_BREAKER and TIE_BREAKER in board:  # accuracy on a few validation samples ties often
         order.append(TIE_BREAKER)
         ascending.append(True)
     board = board.sort_values(order, ascending=ascending, na_position="last", kind="stable")
-    return board.drop(columns="_rank").reset_index(drop=True)
+    return board.drop(columns=["_rank", "_partial"]).reset_index(drop=True)
 
 
 def _ensemble_row(chosen: dict, trials: dict) -> dict:
