@@ -19,12 +19,13 @@ rest on the CPU.
 
 Child processes (each prints one JSON line):
 ``python -m benchmarks.quality describe NAME [--seed 0]`` and
-``python -m benchmarks.quality run NAME METHOD [--budget 120] [--epochs 20] [--seed 0]``.
+``python -m benchmarks.quality run NAME METHOD [--budget 120] [--epochs 20] [--seed 0] [--keep DIR]``.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib.util
 import tempfile
 import time
@@ -111,11 +112,12 @@ def _run_summary(run: dict) -> str:
     return f"{run['metric']} {run['score']:.4f} in {run['seconds']:.1f} s{trials}"
 
 
-def with_automodel(dataset, budget: float, seed: int) -> dict:
+def with_automodel(dataset, budget: float, seed: int, keep: str | None = None) -> dict:
+    """automodel's search as a user calls it; ``keep``: a directory to keep its run in (default a temporary one)."""
     import automodel
 
     train, test = dataset.for_automodel()
-    with tempfile.TemporaryDirectory() as directory:
+    with contextlib.nullcontext(keep) if keep else tempfile.TemporaryDirectory() as directory:
         started = time.perf_counter()
         result = automodel.search(
             task=dataset.task, data=train, test_data=test, time_budget=budget, seed=seed,
@@ -156,14 +158,14 @@ def _left_out(result) -> dict:
     return {name: why.split(" (")[0].split(". ")[0] for name, why in (result.run.meta().get("left_out") or {}).items()}
 
 
-def run(name: str, method: str, budget: float, epochs: int, seed: int) -> dict:
+def run(name: str, method: str, budget: float, epochs: int, seed: int, keep: str | None = None) -> dict:
     """One measurement of ``method`` on the data set ``name``, with the metric it is scored by."""
     dataset = load(name, seed)
     if method == "automodel":
         from automodel.startup import load_tensorflow
 
         load_tensorflow()
-        measured = with_automodel(dataset, budget, seed)
+        measured = with_automodel(dataset, budget, seed, keep)
     elif method == "keras-tuner":
         measured = baselines.keras_tuner(dataset, budget, epochs, seed)
     elif method == "1-NN":
@@ -183,13 +185,14 @@ def main() -> None:
     parser.add_argument("--budget", type=float, default=120, help="the neural searches' time budget, seconds")
     parser.add_argument("--epochs", type=int, default=20, help="epochs of each plain KerasTuner trial")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--keep", metavar="DIR", help="keep automodel's run directory under DIR, to read its leaderboard")
     args = parser.parse_args()
     if args.action == "describe":
         emit(load(args.dataset, args.seed).describe())
     elif args.method is None:
         parser.error("run needs a METHOD")
     else:
-        emit(run(args.dataset, args.method, args.budget, args.epochs, args.seed))
+        emit(run(args.dataset, args.method, args.budget, args.epochs, args.seed, args.keep))
 
 
 if __name__ == "__main__":
