@@ -54,13 +54,12 @@ def plan(run: RunDir, samples: int) -> dict | None:
     trial_id = str(trained.iloc[0]["trial"])
     trial = run.trial_record(trial_id)
     objective = meta["objective"]
-    folds = [fold["best_epoch"] for fold in trial.get("folds") or [] if fold.get("best_epoch")]
     best = best_epoch((trial.get("history") or {}).get(objective["name"]) or [], objective["direction"])
-    if best is None and not folds:
+    if best is None:
         return None
     protocol = meta["protocol"]
-    # cross-validated: the folds' mean best epoch, each fold trained on protocol["samples"]
-    search_epochs = round(sum(folds) / len(folds)) if folds else (trial.get("initial_epoch") or 0) + best + 1
+    # cross-validated: the history is the folds' mean curve, each fold trained on protocol["samples"]
+    search_epochs = best + 1 if trial.get("folds") else (trial.get("initial_epoch") or 0) + best + 1
     steps = search_epochs * training.steps_per_epoch(protocol["samples"], protocol["batch_size"])
     epochs = max(1, round(steps / training.steps_per_epoch(samples, protocol["batch_size"])))
     return {"trial": trial_id, "epochs": epochs, "steps": steps, "search_epochs": search_epochs,

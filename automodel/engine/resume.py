@@ -138,9 +138,8 @@ def ended(record: dict) -> bool:
 
 
 def recorded_histories(record: dict) -> list[keras.callbacks.History]:
-    """What training returned for an ended trial (one history a fold), rebuilt from its record."""
-    runs = [fold["history"] for fold in record.get("folds") or []] or [record.get("history") or {}]
-    return [as_history(logs) for logs in runs]
+    """What training returned for an ended trial, rebuilt from its record (a cross-validated one: its folds' mean)."""
+    return [as_history(record.get("history") or {})]
 
 
 def as_history(logs: dict) -> keras.callbacks.History:
