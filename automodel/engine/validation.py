@@ -5,7 +5,8 @@ moves the objective by 0.11 and picks the wrong trial. Below ``CV_MAX_SAMPLES``
 training and validation samples the search therefore scores each trial by
 ``FOLDS``-fold cross-validation over both splits (stratified for classification),
 as Auto-sklearn and AutoGluon do on small data: a trial trains once per fold and
-its objective is the mean of the folds' best values. Folds are a successive
+its objective is the best epoch of the folds' mean curve, one epoch for all folds
+as the refit trains one (each fold's own best epoch would pick its luckiest). Folds are a successive
 halving of their own: after each fold, a trial whose mean so far is below the
 median of the other trials' after as many folds stops there (``pruned``).
 
