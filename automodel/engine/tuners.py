@@ -31,7 +31,7 @@ from ..runs import events
 from ..runs.leaderboard import best_epoch
 from ..runs.rundir import RunDir
 from ..settings import STRATEGIES, TUNERS
-from . import portfolio, predictions, resume
+from . import folding, portfolio, predictions, resume
 from .budget import Budget, SearchStopped
 from .pruning import describe as describe_pruning
 
@@ -86,7 +86,7 @@ class TrialRecorder(keras.callbacks.Callback):
             self.record["stopped"] = reason
             self.model.stop_training = True
         elif cap is not None and self.record["seconds"] >= cap:
-            self.record["capped"] = _capped(self.tuner.budget.trial_cap, folds if fold is not None else None)
+            self.record["capped"] = folding.capped(self.tuner.budget.trial_cap, folds if fold is not None else None)
             self.model.stop_training = True
         elif self.tuner.pruner is not None:
             pruned = self.tuner.pruner.check(self.trial.trial_id, history, self.record.get("initial_epoch") or 0)
@@ -228,8 +228,7 @@ class TrialBookkeeping:
                 break
             cap = self.budget.trial_cap
             if cap is not None and record["seconds"] >= cap:  # its epochs are too slow to train every fold
-                record["capped"] = (f"trained {len(done)} of {len(self.folds)} folds in the {cap:.0f}s "
-                                    "one trial may take of the time budget")
+                record["capped"] = folding.capped(cap, len(self.folds), trained=len(done))
                 break
             pruned = self.pruner.check_folds(trial.trial_id, [fold["best"] for fold in done]) if self.pruner else None
             if pruned:
@@ -238,7 +237,7 @@ class TrialBookkeeping:
         self._fold = None
         if len(done) == len(self.folds):
             predictions.assemble_folds(self.run, trial.trial_id, [held_out for _, held_out in self.folds])
-        record["history"] = _mean_curves([fold["history"] for fold in done])
+        record["history"] = folding.mean_curves([fold["history"] for fold in done])
         record["epochs"] = sum(fold["epochs"] for fold in done)
         # scored at one epoch for all folds, the best of their mean curve, as the refit trains: the mean of each
         # fold's own best epoch picks the luckiest epoch of every fold (0.78 for an rnn on 10-sample folds of
@@ -291,24 +290,6 @@ class TrialBookkeeping:
             if self.reporter is not None:
                 score = self.oracle.get_trial(trial.trial_id).score if record["status"] != "failed" else None
                 self._report("trial_end", record=dict(record), objective=self.oracle.objective.name, score=score)
-
-
-def _capped(cap: float, folds: int | None) -> str:
-    if folds is None:
-        return f"trained {cap:.0f}s, the most one trial may take of the time budget"
-    return (f"each of its {folds} folds trained at most its share of the {cap:.0f}s "
-            "one trial may take of the time budget")
-
-
-def _mean_curves(histories: list[dict]) -> dict:
-    """Per epoch, the mean over the folds, up to the epoch every fold reached (folds stop at different epochs)."""
-    names = dict.fromkeys(name for history in histories for name in history)
-    curves = {}
-    for name in names:
-        series = [history[name] for history in histories if history.get(name)]
-        length = min((len(values) for values in series), default=0)
-        curves[name] = [sum(values[i] for values in series) / len(series) for i in range(length)]
-    return curves
 
 
 @contextlib.contextmanager
