@@ -71,6 +71,36 @@ def test_the_ridge_readout_is_scikit_learns_ridge_with_a_fitted_temperature():
     np.testing.assert_allclose(probabilities, softmax(temperature.mean() * scores, axis=1), atol=2e-3)
 
 
+def test_a_feature_beyond_its_training_range_counts_at_the_range_edge():
+    import keras
+    import keras_tuner as kt
+    from sklearn.linear_model import RidgeCV
+
+    from automodel.data import prepare
+
+    x, _ = _waves(np.random.default_rng(4), 30)
+    y = x[:, :, 0].std(axis=1) * 3
+    spec = prepare("sequence_regression", (x, y), seed=0).spec
+    model = Rocket().build(kt.HyperParameters(), spec)
+    minirocket.fit_biases(model, spec, x, 10000, SEED)
+    rocket_plugin.solve_readout(model, spec, x, y, batch_size=32)
+
+    features = keras.Model(model.inputs, model.get_layer("features").output)
+    trained = features.predict(x, verbose=0).astype("float64")
+    mean, spread = trained.mean(axis=0), np.sqrt(np.where(trained.var(axis=0) > 0, trained.var(axis=0), 1.0) + 1e-6)
+    standardised = (trained - mean) / spread
+    ridge = RidgeCV(alphas=rocket_plugin.ALPHAS).fit(standardised, y)
+    np.testing.assert_allclose(model.predict(x, verbose=0).ravel(), ridge.predict(standardised), atol=1e-3)
+
+    far = np.concatenate([x[:2] * 5, x[2:4] + np.linspace(0, 8, x.shape[1])[:, None]])  # louder, drifting
+    new = (features.predict(far, verbose=0).astype("float64") - mean) / spread
+    assert (new > standardised.max(axis=0) + 1).any()  # some feature well beyond what the readout saw
+    held = np.clip(new, standardised.min(axis=0), standardised.max(axis=0))
+    predicted = model.predict(far, verbose=0).ravel()
+    np.testing.assert_allclose(predicted, ridge.predict(held), atol=1e-3)
+    assert np.abs(predicted - ridge.predict(new)).max() > 0.1  # and unheld it would have counted
+
+
 def test_a_rocket_regression_fits_the_series_and_big_data_trains_its_readout(tmp_path):
     rng = np.random.default_rng(3)
     x, _ = _waves(rng, 40)

@@ -312,7 +312,7 @@ def cv_run(tmp_path_factory, small_digits):
     with registered(plugin_of(arch), "cv-test"):
         yield automodel.search(
             task="image_classification", data=(x[:100], y[:100]), architectures=["folded"], tuner="random",
-            max_trials=4, epochs=2, directory=tmp_path_factory.mktemp("cv"), name="cv", seed=0,
+            max_trials=3, epochs=2, directory=tmp_path_factory.mktemp("cv"), name="cv", seed=0,
         )
 
 
