@@ -44,6 +44,27 @@ def test_selection_averages_regression_values():
     assert counts.tolist() == [1, 0, 1] and metrics["val_loss"] == 0.0 and metrics["val_mae"] == 0.0
 
 
+def test_an_ensemble_that_only_fits_the_predictions_it_was_selected_on_fails_held_out():
+    rng = np.random.default_rng(0)
+    y = rng.standard_normal((20, 1))
+    good = y + 0.1 * rng.standard_normal(y.shape)
+    candidates = [good] + [y + rng.standard_normal(y.shape) for _ in range(30)]  # noisy, each its own noise
+    counts, metrics = ensemble.select(candidates, y, "regression")
+    alone = ensemble.scores(good, y, "regression")
+    assert np.count_nonzero(counts) > 1 and metrics["val_loss"] < alone["val_loss"] / 2  # on its own predictions
+    check = ensemble.held_out(candidates, y, "regression")
+    assert check["halves"] == 2 * ensemble.HALVINGS
+    assert check["ensemble"]["val_loss"] > 2 * check["best_single"]["val_loss"]  # the noise it fitted does not hold
+    assert check["best_single"]["val_loss"] == pytest.approx(alone["val_loss"])  # each half's best is the good one
+    assert check == ensemble.held_out(candidates, y, "regression")  # the same halvings every time
+
+    first = _two_class([0.9] * 6 + [0.4] * 4)  # a pair right together holds up held out
+    second = _two_class([0.4] * 4 + [0.9] * 6)
+    pair = ensemble.held_out([first, second], np.zeros(10, dtype=int), "classification")
+    assert pair["ensemble"]["val_loss"] < pair["best_single"]["val_loss"]
+    assert ensemble.held_out([first[:3], second[:3]], np.zeros(3, dtype=int), "classification") is None
+
+
 def test_image_generation_has_no_ensemble(tmp_path):
     run = RunDir(tmp_path / "gan")
     run.write_meta({"spec": {"target": "generation"}, "objective": {"name": "fid", "direction": "min"}})
@@ -88,7 +109,9 @@ def test_the_ensemble_is_the_default_when_it_scores_better(ensemble_run):
     chosen = result.ensemble_record()
     ensemble_key = chosen["metrics"]["val_accuracy"], -chosen["metrics"]["val_loss"]
     single_key = chosen["best_single"]["metrics"]["val_accuracy"], -chosen["best_single"]["metrics"]["val_loss"]
-    assert chosen["better"] == (ensemble_key > single_key)
+    check = chosen["held_out"]
+    held_out_key = [(scores["val_accuracy"], -scores["val_loss"]) for scores in (check["ensemble"], check["best_single"])]
+    assert chosen["better"] == (ensemble_key > single_key and held_out_key[0] > held_out_key[1])
     assert chosen["better"], "three trials of different widths: the average should beat the best alone on loss"
     assert result.resolve() == ("ensemble", False)
     assert result.best_model() is result.model("ensemble")

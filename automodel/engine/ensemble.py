@@ -11,6 +11,15 @@ the objective with the loss breaking ties (accuracy is coarse on small data).
 ``max_size`` caps the number of distinct members: once reached, only members
 already chosen can be added again. The same predictions give the same ensemble.
 
+Scored on the predictions it was selected on, an ensemble looks better than it
+is, more so the fewer the samples. So it becomes the default model only if the
+selection also wins held out (``held_out``): selected on one half of the
+predictions and scored on the other, against the best single trial chosen on
+the same half, over ``HALVINGS`` random halvings. On Covid3Month (140
+out-of-fold predictions) a three-trial ensemble had scored 8 % less MSE than
+its best trial on all of them, 6 % more on held-out halves, and 7 % more RMSE on
+the test set.
+
 ``build`` writes ``ensemble.json`` into the run directory: the members and
 weights and the scores of the ensemble and of the best single trial on the same
 predictions, or why there is no ensemble. ``keras_model`` puts the members'
@@ -28,6 +37,7 @@ from ..runs.rundir import ENSEMBLE_RECORD, RunDir, now, write_json
 from . import predictions
 
 ROUNDS = 25
+HALVINGS = 20  # random halvings of the predictions for the held-out check; each half is scored once
 EPSILON = 1e-7  # Keras' clipping of probabilities in the cross-entropy
 
 
@@ -73,6 +83,33 @@ def select(candidates: list[np.ndarray], y: np.ndarray, target: str, rounds: int
     return best_counts // np.gcd.reduce(best_counts), best_metrics  # 2:2 is 1:1
 
 
+def held_out(candidates: list[np.ndarray], y: np.ndarray, target: str, rounds: int = ROUNDS,
+             max_size: int | None = None, halvings: int = HALVINGS) -> dict | None:
+    """The mean metrics of the selection and of the best single candidate, each chosen on one half and scored on the other.
+
+    None with fewer than 4 samples (no halves to score). The halvings are drawn
+    from a fixed seed: the same predictions give the same answer.
+    """
+    if len(y) < 4:
+        return None
+    rng = np.random.default_rng(0)
+    ensembles, singles = [], []
+    for _ in range(halvings):
+        halves = np.array_split(rng.permutation(len(y)), 2)
+        for chosen_on, scored_on in (halves, halves[::-1]):
+            ranks = [_rank(scores(c[chosen_on], y[chosen_on], target), target) for c in candidates]
+            order = sorted(range(len(candidates)), key=lambda i: ranks[i], reverse=True)
+            counts, _ = select([candidates[i][chosen_on] for i in order], y[chosen_on], target, rounds, max_size)
+            mixed = sum(count * candidates[i][scored_on].astype("float64") for count, i in zip(counts, order))
+            ensembles.append(scores(mixed / counts.sum(), y[scored_on], target))
+            singles.append(scores(candidates[order[0]][scored_on], y[scored_on], target))
+    return {"ensemble": _mean(ensembles), "best_single": _mean(singles), "halves": 2 * halvings}
+
+
+def _mean(metrics: list[dict]) -> dict:
+    return {name: float(np.mean([one[name] for one in metrics])) for name in metrics[0]}
+
+
 def build(run: RunDir, max_size: int | None = None, rounds: int = ROUNDS) -> dict:
     """Select the ensemble of ``run``'s trials, write ``ensemble.json`` and return its record."""
     meta = run.meta()
@@ -102,18 +139,32 @@ def _select(run: RunDir, meta: dict, target: str, max_size: int | None, rounds: 
     members = [{"trial": trial, "weight": round(int(count) / int(counts.sum()), 6), "count": int(count)}
                for trial, count in zip(order, counts) if count]
     members.sort(key=lambda member: -member["count"])
-    better = _rank(metrics, target) > _rank(singles[best], target) and len(members) > 1
+    check = held_out([kept[trial] for trial in order], y, target, rounds, max_size)
+    why_not = _why_not_used(metrics, singles[best], best, check, target, len(members))
     return {
         "members": members,
         "metrics": metrics,
         "best_single": {"trial": best, "metrics": singles[best]},
-        "better": better,
+        "better": why_not is None,
+        "held_out": check,
         "candidates": len(kept),
         "rounds": rounds,
         "max_size": max_size,
         "scored_on": _scored_on(meta, len(y)),
-        **({} if better else {"why_not_used": f"it scores no better than trial {best} alone"}),
+        **({} if why_not is None else {"why_not_used": why_not}),
     }
+
+
+def _why_not_used(metrics: dict, single: dict, best: str, check: dict | None, target: str, size: int) -> str | None:
+    """Why the ensemble must not be the default model; None if it should be."""
+    if size < 2 or _rank(metrics, target) <= _rank(single, target):
+        return f"it scores no better than trial {best} alone"
+    if check is not None and _rank(check["ensemble"], target) <= _rank(check["best_single"], target):
+        both = ", ".join(f"{name} {value:.4g} against {check['best_single'][name]:.4g}"
+                         for name, value in check["ensemble"].items())
+        return (f"selected on half of the predictions, it scores no better on the other half than the best trial "
+                f"chosen there ({both}, the mean of {check['halves']} halves)")
+    return None
 
 
 def _count(n: int) -> str:

@@ -149,7 +149,7 @@ def _ensemble_row(chosen: dict, trials: dict) -> dict:
     sizes = [trials.get(member["trial"], {}).get("params") for member in members]
     weights = ", ".join(f"{member['trial']} ({member['weight']:.0%})" for member in members)
     use = ("the default model: it scores better than trial {trial} alone" if chosen["better"]
-           else "not the default: it scores no better than trial {trial} alone")
+           else "not the default: " + chosen.get("why_not_used", "it scores no better than trial {trial} alone"))
     return {
         "trial": ENSEMBLE,
         "architecture": ENSEMBLE,
