@@ -62,7 +62,7 @@ def describe_ensemble(chosen: dict | None, objective: str) -> str:
         return f"ensemble: none ({chosen['skipped']})"
     members = ", ".join(f"{m['trial']} ({m['weight']:.0%})" for m in chosen["members"])
     single = chosen["best_single"]
-    use = "the default model" if chosen["better"] else f"not the default: {chosen.get('why_not_used', 'no better')}"
+    use = "the default model" if chosen["better"] else f"not the default: {chosen['why_not_used']}"
     return (f"ensemble: trials {members}: {objective}={chosen['metrics'][objective]:.4f}, trial {single['trial']} alone "
             f"{single['metrics'][objective]:.4f} ({chosen['scored_on']}); {use}")
 

@@ -97,13 +97,21 @@ def held_out(candidates: list[np.ndarray], y: np.ndarray, target: str, rounds: i
     for _ in range(halvings):
         halves = np.array_split(rng.permutation(len(y)), 2)
         for chosen_on, scored_on in (halves, halves[::-1]):
-            ranks = [_rank(scores(c[chosen_on], y[chosen_on], target), target) for c in candidates]
-            order = sorted(range(len(candidates)), key=lambda i: ranks[i], reverse=True)
-            counts, _ = select([candidates[i][chosen_on] for i in order], y[chosen_on], target, rounds, max_size)
+            order, counts, _ = _ranked_selection([c[chosen_on] for c in candidates], y[chosen_on], target, rounds,
+                                                 max_size)
             mixed = sum(count * candidates[i][scored_on].astype("float64") for count, i in zip(counts, order))
             ensembles.append(scores(mixed / counts.sum(), y[scored_on], target))
             singles.append(scores(candidates[order[0]][scored_on], y[scored_on], target))
     return {"ensemble": _mean(ensembles), "best_single": _mean(singles), "halves": 2 * halvings}
+
+
+def _ranked_selection(candidates: list[np.ndarray], y: np.ndarray, target: str, rounds: int,
+                      max_size: int | None) -> tuple[list[int], np.ndarray, dict]:
+    """The candidates' indices, best alone first, and the selection's counts (in that order) and metrics."""
+    ranks = [_rank(scores(candidate, y, target), target) for candidate in candidates]
+    order = sorted(range(len(candidates)), key=lambda i: ranks[i], reverse=True)
+    counts, metrics = select([candidates[i] for i in order], y, target, rounds, max_size)
+    return order, counts, metrics
 
 
 def _mean(metrics: list[dict]) -> dict:
@@ -132,19 +140,20 @@ def _select(run: RunDir, meta: dict, target: str, max_size: int | None, rounds: 
     kept = {trial: p for trial, p in kept.items() if p is not None and y is not None and len(p) == len(y)}
     if len(kept) < 2:
         return {"skipped": f"{_count(len(kept))} with validation predictions: an ensemble needs two"}
-    singles = {trial: scores(p, y, target) for trial, p in kept.items()}
-    order = sorted(kept, key=lambda trial: _rank(singles[trial], target), reverse=True)
-    counts, metrics = select([kept[trial] for trial in order], y, target, rounds, max_size)
+    trials = list(kept)
+    indices, counts, metrics = _ranked_selection([kept[trial] for trial in trials], y, target, rounds, max_size)
+    order = [trials[i] for i in indices]
     best = order[0]
+    single = scores(kept[best], y, target)
     members = [{"trial": trial, "weight": round(int(count) / int(counts.sum()), 6), "count": int(count)}
                for trial, count in zip(order, counts) if count]
     members.sort(key=lambda member: -member["count"])
     check = held_out([kept[trial] for trial in order], y, target, rounds, max_size)
-    why_not = _why_not_used(metrics, singles[best], best, check, target, len(members))
+    why_not = _why_not_used(metrics, single, best, check, target, len(members))
     return {
         "members": members,
         "metrics": metrics,
-        "best_single": {"trial": best, "metrics": singles[best]},
+        "best_single": {"trial": best, "metrics": single},
         "better": why_not is None,
         "held_out": check,
         "candidates": len(kept),

@@ -148,8 +148,8 @@ def _ensemble_row(chosen: dict, trials: dict) -> dict:
     members = chosen["members"]
     sizes = [trials.get(member["trial"], {}).get("params") for member in members]
     weights = ", ".join(f"{member['trial']} ({member['weight']:.0%})" for member in members)
-    use = ("the default model: it scores better than trial {trial} alone" if chosen["better"]
-           else "not the default: " + chosen.get("why_not_used", "it scores no better than trial {trial} alone"))
+    use = (f"the default model: it scores better than trial {chosen['best_single']['trial']} alone" if chosen["better"]
+           else f"not the default: {chosen['why_not_used']}")
     return {
         "trial": ENSEMBLE,
         "architecture": ENSEMBLE,
@@ -159,5 +159,5 @@ def _ensemble_row(chosen: dict, trials: dict) -> dict:
         "epochs": None,
         "folds": None,
         "seconds": None,
-        "reason": f"weighted average of {weights}; " + use.format(trial=chosen["best_single"]["trial"]),
+        "reason": f"weighted average of {weights}; {use}",
     }
