@@ -87,7 +87,8 @@ def test_a_feature_beyond_its_training_range_counts_at_the_range_edge():
 
     features = keras.Model(model.inputs, model.get_layer("features").output)
     trained = features.predict(x, verbose=0).astype("float64")
-    mean, spread = trained.mean(axis=0), np.sqrt(np.where(trained.var(axis=0) > 0, trained.var(axis=0), 1.0) + 1e-6)
+    mean, spread = trained.mean(axis=0), np.sqrt(np.where(trained.var(axis=0) > 0, trained.var(axis=0), 1.0)
+                                                    + rocket_plugin.EPSILON)
     standardised = (trained - mean) / spread
     ridge = RidgeCV(alphas=rocket_plugin.ALPHAS).fit(standardised, y)
     np.testing.assert_allclose(model.predict(x, verbose=0).ravel(), ridge.predict(standardised), atol=1e-3)
