@@ -11,8 +11,8 @@ from conftest import plugin_of, registered, tiny_architecture
 from test_export import reload_outputs
 
 import automodel
-from automodel.engine import ensemble
-from automodel.runs.rundir import RunDir
+from automodel.engine import ensemble, predictions
+from automodel.runs.rundir import RunDir, save_array
 
 ALL_FORMATS = ["keras", "saved_model", "tflite", "onnx"]
 
@@ -71,6 +71,27 @@ def test_image_generation_has_no_ensemble(tmp_path):
     done = ensemble.build(run)
     assert "image generation has no ensemble" in done["skipped"]
     assert run.ensemble_record()["skipped"] == done["skipped"]
+
+
+def test_an_ensemble_is_not_the_default_when_the_best_trial_did_not_train_every_fold(tmp_path):
+    # 0002 trained 2 of 5 folds and ranks first on them (ranking.py): its predictions cover 2/5 of the samples
+    run = RunDir(tmp_path / "cv")
+    run.write_meta({"status": "finished", "spec": {"target": "classification"}, "validation": {"method": "cv"},
+                    "objective": {"name": "val_accuracy", "direction": "max"}})
+    y = np.zeros(10, dtype=int)
+    predictions.save_targets(run, y)
+    made = {"0000": _two_class([0.9] * 6 + [0.4] * 4), "0001": _two_class([0.4] * 4 + [0.9] * 6)}
+    for trial_id, curves in {"0000": [0.6] * 5, "0001": [0.6] * 5, "0002": [0.95, 0.95]}.items():
+        mean = {"val_accuracy": [sum(curves) / len(curves)]}
+        run.write_trial_record(trial_id, {"status": "completed", "history": mean,
+                                          "folds": [{"history": {"val_accuracy": [v]}} for v in curves]})
+        if trial_id in made:
+            run.trial_dir(trial_id).mkdir(parents=True, exist_ok=True)
+            save_array(run.trial_dir(trial_id) / predictions.PREDICTIONS, made[trial_id].astype("float32"))
+    done = ensemble.build(run)
+    assert [m["trial"] for m in done["members"]] == ["0000", "0001"] and done["metrics"]["val_accuracy"] == 1.0
+    assert done["better"] is False  # it beats each of its members, but 0002 was never weighed against it
+    assert done["why_not_used"].startswith("trial 0002, first on the leaderboard, has no predictions for all 10 ")
 
 
 # -- a real search -------------------------------------------------------------------------

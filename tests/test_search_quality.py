@@ -293,7 +293,8 @@ def test_validation_choice_follows_data_size_and_budget():
     from automodel.engine import validation
 
     assert validation.choose("auto", 200, None, None) == {"method": "cv", "folds": validation.FOLDS}
-    assert validation.choose("auto", 200, 120, None) == {"method": "split"}  # a short budget wants trials
+    assert validation.choose("auto", 200, 60, None) == {"method": "split"}  # too short for five trainings a trial
+    assert validation.choose("auto", 200, 120, None)["method"] == "cv"
     assert validation.choose("auto", 200, 3600, None)["method"] == "cv"
     assert validation.choose("auto", 5000, None, None) == {"method": "split"}
     assert validation.choose("auto", 200, None, "the images stream from a folder") == {"method": "split"}

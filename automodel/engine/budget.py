@@ -90,3 +90,13 @@ class Budget:
             if typical > self.remaining():
                 reason = "time budget too short for another trial"
         return reason
+
+
+def capped_reason(cap: float, folds: int | None, trained: int | None = None) -> str:
+    """Why a trial stopped at its time cap: a split trial, each fold at its share, or too slow for every fold."""
+    if folds is None:
+        return f"trained {cap:.0f}s, the most one trial may take of the time budget"
+    if trained is not None:
+        return f"trained {trained} of {folds} folds in the {cap:.0f}s one trial may take of the time budget"
+    return (f"each of its {folds} folds trained at most its share of the {cap:.0f}s "
+            "one trial may take of the time budget")

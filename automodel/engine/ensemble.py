@@ -140,6 +140,7 @@ def _select(run: RunDir, meta: dict, target: str, max_size: int | None, rounds: 
     kept = {trial: p for trial, p in kept.items() if p is not None and y is not None and len(p) == len(y)}
     if len(kept) < 2:
         return {"skipped": f"{_count(len(kept))} with validation predictions: an ensemble needs two"}
+    leader = trials[0]
     trials = list(kept)
     indices, counts, metrics = _ranked_selection([kept[trial] for trial in trials], y, target, rounds, max_size)
     order = [trials[i] for i in indices]
@@ -150,6 +151,10 @@ def _select(run: RunDir, meta: dict, target: str, max_size: int | None, rounds: 
     members.sort(key=lambda member: -member["count"])
     check = held_out([kept[trial] for trial in order], y, target, rounds, max_size)
     why_not = _why_not_used(metrics, single, best, check, target, len(members))
+    if leader not in kept:  # the leaderboard's best, scored on fewer folds (ranking.py), was never weighed
+        folded = (meta.get("validation") or {}).get("method") == "cv"
+        why_not = (f"trial {leader}, first on the leaderboard, has no predictions for all {len(y)} samples"
+                   f"{' (it did not train every fold)' if folded else ''}, so the ensemble cannot be compared with it")
     return {
         "members": members,
         "metrics": metrics,

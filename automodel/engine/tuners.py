@@ -27,12 +27,12 @@ from keras_tuner.src import config as keras_tuner_config
 from keras_tuner.src.engine.trial import TrialStatus
 
 from ..errors import SearchError, last_line
-from ..runs import events
+from ..runs import events, ranking
 from ..runs.leaderboard import best_epoch
 from ..runs.rundir import RunDir
 from ..settings import STRATEGIES, TUNERS
-from . import folding, portfolio, predictions, resume
-from .budget import Budget, SearchStopped
+from . import portfolio, predictions, resume
+from .budget import Budget, SearchStopped, capped_reason
 from .pruning import describe as describe_pruning
 
 
@@ -86,7 +86,7 @@ class TrialRecorder(keras.callbacks.Callback):
             self.record["stopped"] = reason
             self.model.stop_training = True
         elif cap is not None and self.record["seconds"] >= cap:
-            self.record["capped"] = folding.capped(self.tuner.budget.trial_cap, folds if fold is not None else None)
+            self.record["capped"] = capped_reason(self.tuner.budget.trial_cap, folds if fold is not None else None)
             self.model.stop_training = True
         elif self.tuner.pruner is not None:
             pruned = self.tuner.pruner.check(self.trial.trial_id, history, self.record.get("initial_epoch") or 0)
@@ -228,7 +228,7 @@ class TrialBookkeeping:
                 break
             cap = self.budget.trial_cap
             if cap is not None and record["seconds"] >= cap:  # its epochs are too slow to train every fold
-                record["capped"] = folding.capped(cap, len(self.folds), trained=len(done))
+                record["capped"] = capped_reason(cap, len(self.folds), trained=len(done))
                 break
             pruned = self.pruner.check_folds(trial.trial_id, [fold["best"] for fold in done]) if self.pruner else None
             if pruned:
@@ -237,7 +237,7 @@ class TrialBookkeeping:
         self._fold = None
         if len(done) == len(self.folds):
             predictions.assemble_folds(self.run, trial.trial_id, [held_out for _, held_out in self.folds])
-        record["history"] = folding.mean_curves([fold["history"] for fold in done])
+        record["history"] = ranking.mean_curves([fold["history"] for fold in done])
         record["epochs"] = sum(fold["epochs"] for fold in done)
         # scored at one epoch for all folds, the best of their mean curve, as the refit trains: the mean of each
         # fold's own best epoch picks the luckiest epoch of every fold (0.78 for an rnn on 10-sample folds of

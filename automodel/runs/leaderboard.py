@@ -11,7 +11,7 @@ import time
 
 import pandas as pd
 
-from . import liveness
+from . import liveness, ranking
 from .rundir import RunDir
 
 # the ensemble of the trials (ensemble.py) is a row of its own, ranked by its score among them
@@ -34,7 +34,12 @@ def summary_columns(columns, objective: str) -> list[str]:
     """
     metrics = [c for c in columns if c == objective or (c.startswith("val_") and c not in FIXED_COLUMNS)]
     metrics.sort(key=lambda c: c != objective)
-    return [c for c in FIXED_COLUMNS + metrics + TAIL_COLUMNS + ["reason"] if c in columns]
+    return [c for c in FIXED_COLUMNS + metrics + _tail(folded=True) + ["reason"] if c in columns]
+
+
+def _tail(folded: bool) -> list[str]:
+    """The size and time columns, with ``folds`` (how many a cross-validated trial trained) after ``epochs``."""
+    return TAIL_COLUMNS[:2] + ["folds"] + TAIL_COLUMNS[2:] if folded else TAIL_COLUMNS
 
 
 def searched_hyperparameters(values: dict) -> dict:
@@ -90,7 +95,7 @@ def leaderboard(run_dir) -> pd.DataFrame:
     objective = meta["objective"]
     live = liveness.status(run, meta) == "running"
     name, direction = objective["name"], objective["direction"]
-    rows, metric_names, hp_names = [], set(), set()
+    rows, metric_names, hp_names, folds = [], set(), set(), {}
     for trial_id in run.trial_ids():
         kt_trial, record = run.keras_tuner_trial(trial_id), run.trial_record(trial_id)
         values = (kt_trial.get("hyperparameters") or {}).get("values") or {}
@@ -104,6 +109,8 @@ def leaderboard(run_dir) -> pd.DataFrame:
             seconds = time.time() - record["started"]
         metric_names.update(metrics)
         hp_names.update(hps)
+        histories = [fold.get("history") for fold in record.get("folds") or []]
+        folds[trial_id] = tuple(histories) if all(histories) else ()
         rows.append(
             {
                 "trial": trial_id,
@@ -126,22 +133,16 @@ def leaderboard(run_dir) -> pd.DataFrame:
     if name not in metric_columns:
         metric_columns.insert(0, name)
     folded = any(row["folds"] for row in rows)  # a cross-validated run: how many folds each trial trained
-    tail = TAIL_COLUMNS[:2] + ["folds"] + TAIL_COLUMNS[2:] if folded else TAIL_COLUMNS
-    columns = FIXED_COLUMNS + metric_columns + tail + sorted(hp_names) + ["reason"]
+    columns = FIXED_COLUMNS + metric_columns + _tail(folded) + sorted(hp_names) + ["reason"]
     board = pd.DataFrame(rows, columns=columns).astype({"params": "Int64", "epochs": "Int64"})
     if folded:
         board = board.astype({"folds": "Int64"})
     if board.empty:
         return board
-    board["_rank"] = board["status"].map(STATUS_ORDER).fillna(3)
-    # a trial too slow to train every fold within its time cap is scored on fewer samples: after those that were not
-    board["_partial"] = (board["folds"] < board["folds"].max()).fillna(False) if folded else False
-    order, ascending = ["_rank", "_partial", name], [True, True, direction == "min"]
-    if name != TIE_BREAKER and TIE_BREAKER in board:  # accuracy on a few validation samples ties often
-        order.append(TIE_BREAKER)
-        ascending.append(True)
-    board = board.sort_values(order, ascending=ascending, na_position="last", kind="stable")
-    return board.drop(columns=["_rank", "_partial"]).reset_index(drop=True)
+    tie = TIE_BREAKER if name != TIE_BREAKER and TIE_BREAKER in board else None
+    entries = [ranking.Entry(STATUS_ORDER.get(row["status"], 3), row[name], None if tie is None else row[tie],
+                             folds.get(row["trial"], ())) for _, row in board.iterrows()]
+    return board.iloc[ranking.order(entries, name, direction, tie)].reset_index(drop=True)
 
 
 def _ensemble_row(chosen: dict, trials: dict) -> dict:
